@@ -1,0 +1,343 @@
+"""Every primitive of the engine: its forward on numpy arrays and its vector-Jacobian product.
+
+This is the one place where a derivative is written. Each op is a small class:
+
+    forward(*arrays) -> array    computes the output and saves what the vjp will need
+    vjp(g, i)        -> array    the gradient w.r.t. input i, given g = dLoss/dOutput
+
+vjp returns an array of input i's shape: where the forward broadcast an input, its vjp sums the
+gradient back (`unbroadcast`). Backward, Jacobians, path products and anomaly checks are all readers
+of this table; none of them knows a derivative of its own. Ops know nothing of Tensor.
+"""
+import numpy as np
+
+
+def unbroadcast(g, shape):
+    """Sum g down to `shape`: first the leading axes broadcasting added, then the axes that were 1."""
+    if g.shape == shape:
+        return g
+    g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+    size_one = tuple(axis for axis, n in enumerate(shape) if n == 1 and g.shape[axis] != 1)
+    return g.sum(axis=size_one, keepdims=True) if size_one else g
+
+
+class Op:
+    """One application of a primitive. Subclasses set `name` and define forward and vjp."""
+    __slots__ = ()
+    name = "op"
+
+    def __repr__(self):
+        return self.name
+
+
+class Broadcasting(Op):
+    """A binary elementwise op: remembers its inputs, whose shapes unbroadcast needs."""
+    __slots__ = ("a", "b")
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return self.compute(a, b)
+
+    def vjp(self, g, i):
+        return unbroadcast(self.local_vjp(g, i), (self.a, self.b)[i].shape)
+
+
+class Add(Broadcasting):
+    name = "add"
+    compute = staticmethod(np.add)
+
+    def local_vjp(self, g, i):      # d(a+b)/da = d(a+b)/db = 1
+        return g
+
+
+class Sub(Broadcasting):
+    name = "sub"
+    compute = staticmethod(np.subtract)
+
+    def local_vjp(self, g, i):      # d(a-b)/da = 1, d(a-b)/db = -1
+        return g if i == 0 else -g
+
+
+class Mul(Broadcasting):
+    name = "mul"
+    compute = staticmethod(np.multiply)
+
+    def local_vjp(self, g, i):      # d(ab)/da = b, d(ab)/db = a
+        return g * (self.b if i == 0 else self.a)
+
+
+class Div(Broadcasting):
+    name = "div"
+    compute = staticmethod(np.divide)
+
+    def local_vjp(self, g, i):      # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        return g / self.b if i == 0 else -g * self.a / (self.b * self.b)
+
+
+class Pow(Broadcasting):
+    name = "pow"
+    compute = staticmethod(np.power)
+
+    def local_vjp(self, g, i):      # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
+        a, b = self.a, self.b
+        return g * b * a ** (b - 1) if i == 0 else g * a ** b * np.log(a)
+
+
+class Maximum(Broadcasting):
+    name = "maximum"
+    compute = staticmethod(np.maximum)
+
+    def local_vjp(self, g, i):      # the larger input gets the gradient; a tie splits it in halves
+        a, b = self.a, self.b
+        wins = (a > b) if i == 0 else (b > a)
+        return g * (wins + 0.5 * (a == b))
+
+
+class Where(Op):
+    """where(cond, a, b): cond is a constant boolean array, not an input of the graph."""
+    __slots__ = ("cond", "a", "b")
+    name = "where"
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.where(self.cond, a, b)
+
+    def vjp(self, g, i):            # the chosen side gets g, the other 0
+        return unbroadcast(np.where(self.cond, g, 0) if i == 0 else np.where(self.cond, 0, g),
+                           (self.a, self.b)[i].shape)
+
+
+class MatMul(Op):
+    """a @ b with np.matmul semantics: 1-D operands and broadcast batch dimensions."""
+    __slots__ = ("a", "b")
+    name = "matmul"
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(f"shapes {a.shape} and {b.shape} do not align")
+        self.a, self.b = a, b
+        return a @ b
+
+    def vjp(self, g, i):
+        # A 1-D a is a row (1, k) and a 1-D b a column (k, 1) whose extra axis the output dropped:
+        # put those axes back, then d(AB)/dA: g B^T and d(AB)/dB: A^T g.
+        a, b = self.a, self.b
+        if b.ndim == 1:
+            b, g = b[:, None], g[..., None]
+        if a.ndim == 1:
+            a, g = a[None, :], g[..., None, :]
+        grad = g @ b.swapaxes(-1, -2) if i == 0 else a.swapaxes(-1, -2) @ g
+        grad = unbroadcast(grad, (a, b)[i].shape)
+        return grad.reshape((self.a, self.b)[i].shape)
+
+
+class Unary(Op):
+    """An elementwise op of one input; saves its input x and output y."""
+    __slots__ = ("x", "y")
+
+    def forward(self, x):
+        self.x = x
+        self.y = self.compute(x)
+        return self.y
+
+
+class Neg(Unary):
+    name = "neg"
+    compute = staticmethod(np.negative)
+
+    def vjp(self, g, i):            # d(-x)/dx = -1
+        return -g
+
+
+class Exp(Unary):
+    name = "exp"
+    compute = staticmethod(np.exp)
+
+    def vjp(self, g, i):            # d exp(x)/dx = exp(x)
+        return g * self.y
+
+
+class Log(Unary):
+    name = "log"
+    compute = staticmethod(np.log)
+
+    def vjp(self, g, i):            # d log(x)/dx = 1/x   (log(0) = -inf, and its gradient is inf)
+        return g / self.x
+
+
+class Sqrt(Unary):
+    name = "sqrt"
+    compute = staticmethod(np.sqrt)
+
+    def vjp(self, g, i):            # d sqrt(x)/dx = 1 / (2 sqrt(x))
+        return g / (2 * self.y)
+
+
+class Tanh(Unary):
+    name = "tanh"
+    compute = staticmethod(np.tanh)
+
+    def vjp(self, g, i):            # d tanh(x)/dx = 1 - tanh(x)^2
+        return g * (1 - self.y * self.y)
+
+
+def stable_sigmoid(x):
+    """1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: exp only ever sees a non-positive number."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Unary):
+    name = "sigmoid"
+    compute = staticmethod(stable_sigmoid)
+
+    def vjp(self, g, i):            # d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))
+        return g * self.y * (1 - self.y)
+
+
+class ReLU(Unary):
+    name = "relu"
+
+    @staticmethod
+    def compute(x):
+        return np.maximum(x, 0)
+
+    def vjp(self, g, i):            # d relu(x)/dx = 1 if x > 0 else 0 (we take 0 at the kink)
+        return g * (self.x > 0)
+
+
+class Abs(Unary):
+    name = "abs"
+    compute = staticmethod(np.abs)
+
+    def vjp(self, g, i):            # d |x|/dx = sign(x) (0 at the kink)
+        return g * np.sign(self.x)
+
+
+class Reduction(Op):
+    """Reduces over `axis` (None: all axes). The output is computed with the reduced axes kept as
+    size 1 (`kept`), so the vjp can broadcast g back over the input by a reshape."""
+    __slots__ = ("axis", "keepdims", "x", "kept")
+
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.x = x
+        self.kept = self.compute(x, axis=self.axis, keepdims=True)
+        if self.keepdims:
+            return self.kept
+        return self.kept.reshape(()) if self.axis is None else np.squeeze(self.kept, axis=self.axis)
+
+
+class Sum(Reduction):
+    name = "sum"
+    compute = staticmethod(np.sum)
+
+    def vjp(self, g, i):            # d sum(x)/dx_j = 1 for every j
+        return np.broadcast_to(g.reshape(self.kept.shape), self.x.shape)
+
+
+class Max(Reduction):
+    name = "max"
+    compute = staticmethod(np.max)
+
+    def vjp(self, g, i):            # d max(x)/dx_j = 1/(number of maxima) where x_j is a maximum, else 0
+        is_max = self.x == self.kept
+        return g.reshape(self.kept.shape) * is_max / is_max.sum(axis=self.axis, keepdims=True)
+
+
+def stable_logsumexp(x, axis=None, keepdims=True):
+    """log sum exp(x) = m + log sum exp(x - m) with m = max(x): no exp ever overflows."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+class LogSumExp(Reduction):
+    name = "logsumexp"
+    compute = staticmethod(stable_logsumexp)
+
+    def vjp(self, g, i):            # d logsumexp(x)/dx_j = exp(x_j - logsumexp(x)) = softmax(x)_j
+        return g.reshape(self.kept.shape) * np.exp(self.x - self.kept)
+
+
+class Reshape(Op):
+    __slots__ = ("shape", "input_shape")
+    name = "reshape"
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.reshape(self.shape)
+
+    def vjp(self, g, i):            # reshaping moves no value: reshape g back
+        return g.reshape(self.input_shape)
+
+
+class Transpose(Op):
+    __slots__ = ("axes",)
+    name = "transpose"
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def vjp(self, g, i):            # undo the permutation with its inverse
+        return g.transpose(np.argsort(self.axes))
+
+
+class BroadcastTo(Op):
+    __slots__ = ("shape", "input_shape")
+    name = "broadcast_to"
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return np.broadcast_to(x, self.shape)
+
+    def vjp(self, g, i):            # every copy of an element sends its gradient back to it
+        return unbroadcast(g, self.input_shape)
+
+
+class GetItem(Op):
+    __slots__ = ("index", "input_shape", "dtype")
+    name = "getitem"
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.input_shape, self.dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def vjp(self, g, i):            # scatter g into zeros; an element picked twice gets both (np.add.at)
+        grad = np.zeros(self.input_shape, dtype=self.dtype)
+        np.add.at(grad, self.index, g)
+        return grad
+
+
+class Concatenate(Op):
+    __slots__ = ("axis", "bounds")
+    name = "concatenate"
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def forward(self, *xs):
+        out = np.concatenate(xs, axis=self.axis)
+        self.bounds = np.cumsum([0] + [x.shape[self.axis] for x in xs])
+        return out
+
+    def vjp(self, g, i):            # each input gets back its own slice of g
+        return np.take(g, range(self.bounds[i], self.bounds[i + 1]), axis=self.axis)

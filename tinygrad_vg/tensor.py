@@ -1,0 +1,258 @@
+"""Tensor: a numpy array plus the node of the graph that made it, and backward.
+
+A tensor made by an op keeps `op` (the ops.py instance, holding what its vjp needs) and `inputs`
+(an ordered tuple of tensors, duplicates kept). That is the whole graph: nothing points back from
+an input to its users, so there are no reference cycles and dropping the last reference to an
+output frees its graph at once, without waiting for Python's cyclic garbage collector.
+"""
+import numpy as np
+
+from . import anomaly, graph, ops
+
+grad_enabled = True     # False inside no_grad(): ops record no graph
+
+
+class no_grad:
+    """Context manager: the ops run inside record no graph, so nothing there can be differentiated."""
+
+    def __enter__(self):
+        global grad_enabled
+        self.previous, grad_enabled = grad_enabled, False
+
+    def __exit__(self, *exc):
+        global grad_enabled
+        grad_enabled = self.previous
+
+
+def as_array(data, dtype=None):
+    """The float array a tensor holds: floats keep their dtype, bools and integers become float64."""
+    array = np.asarray(data.data if isinstance(data, Tensor) else data)
+    if array.dtype.kind in "biu":
+        array = array.astype(np.float64)
+    elif array.dtype.kind != "f":
+        raise TypeError(f"Tensor: cannot hold {type(data).__name__} data of dtype {array.dtype}; "
+                        "give real numbers (float64, float32, int or bool)")
+    if dtype is not None:
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"Tensor: dtype must be a float type, got {np.dtype(dtype)}")
+        array = array.astype(dtype, copy=False)
+    return array
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "name", "module", "__weakref__")
+    __array_ufunc__ = None      # numpy defers to our operators: ndarray + Tensor is a Tensor
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        """A leaf tensor. An ndarray of the right dtype is used as is, not copied."""
+        self.data = as_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.op, self.inputs = None, ()
+        self.name, self.module = name, None
+
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+
+    def item(self):
+        return self.data.item()
+
+    def numpy(self):
+        return self.data
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def zero_grad(self):
+        self.grad = None
+
+    def __repr__(self):
+        values = np.array2string(self.data, precision=4, threshold=20, separator=", ")
+        made_by = f", op={self.op.name}" if self.op is not None else ""
+        flags = ", requires_grad=True" if self.requires_grad else ""
+        named = f", name={self.name!r}" if self.name else ""
+        return f"Tensor({values}{flags}{made_by}{named})"
+
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(node) into `.grad` of every node of the graph that requires grad.
+
+        One reverse sweep over the topological order: when a node is reached, every node that used
+        it has already sent its share, so its gradient is complete and can be passed on through its
+        op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` never shares
+        memory with another leaf's; an intermediate's may be a view of its neighbour's: read it, don't
+        write into it.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require grad; "
+                               "make its inputs with requires_grad=True")
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward: output has shape {self.shape}; pass grad= of that shape "
+                                   "(only a one-element output has the implicit grad 1)")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.array(as_array(grad), dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {self.shape}")
+        pending = {id(self): grad}        # id(node) -> this sweep's gradient so far
+        given_to_leaves = set()           # memory already handed to a leaf's .grad in this sweep
+        for node in reversed(graph.topological_order(self)):
+            g = pending.pop(id(node), None)
+            if g is None:                 # a constant: nothing flows into it
+                continue
+            if node.op is None:
+                owner = id(g if g.base is None else g.base)
+                if owner in given_to_leaves:
+                    g = g.copy()
+                given_to_leaves.add(owner)
+            node.grad = g if node.grad is None else node.grad + g
+            for i, parent in enumerate(node.inputs):
+                if parent.requires_grad:
+                    contribution = node.op.vjp(g, i)
+                    if contribution.dtype != parent.data.dtype:
+                        contribution = contribution.astype(parent.data.dtype)
+                    if anomaly.enabled:
+                        anomaly.check(node.op.name, [g] + [x.data for x in node.inputs],
+                                      contribution, "backward", node.module)
+                    key = id(parent)
+                    pending[key] = contribution if key not in pending else pending[key] + contribution
+
+    # ---- operators: Tensors, ndarrays and Python numbers on either side ----
+    def __add__(self, other): return apply(ops.Add(), self, lift(other, self))
+    def __radd__(self, other): return apply(ops.Add(), lift(other, self), self)
+    def __sub__(self, other): return apply(ops.Sub(), self, lift(other, self))
+    def __rsub__(self, other): return apply(ops.Sub(), lift(other, self), self)
+    def __mul__(self, other): return apply(ops.Mul(), self, lift(other, self))
+    def __rmul__(self, other): return apply(ops.Mul(), lift(other, self), self)
+    def __truediv__(self, other): return apply(ops.Div(), self, lift(other, self))
+    def __rtruediv__(self, other): return apply(ops.Div(), lift(other, self), self)
+    def __pow__(self, other): return apply(ops.Pow(), self, lift(other, self))
+    def __rpow__(self, other): return apply(ops.Pow(), lift(other, self), self)
+    def __matmul__(self, other): return apply(ops.MatMul(), self, lift(other, self))
+    def __rmatmul__(self, other): return apply(ops.MatMul(), lift(other, self), self)
+    def __neg__(self): return apply(ops.Neg(), self)
+
+    # comparisons give plain boolean arrays (for masks and `where`), not differentiable tensors
+    def __gt__(self, other): return self.data > lift(other, self).data
+    def __ge__(self, other): return self.data >= lift(other, self).data
+    def __lt__(self, other): return self.data < lift(other, self).data
+    def __le__(self, other): return self.data <= lift(other, self).data
+
+    # ---- elementwise ----
+    def exp(self): return apply(ops.Exp(), self)
+    def log(self): return apply(ops.Log(), self)
+    def sqrt(self): return apply(ops.Sqrt(), self)
+    def tanh(self): return apply(ops.Tanh(), self)
+    def sigmoid(self): return apply(ops.Sigmoid(), self)
+    def relu(self): return apply(ops.ReLU(), self)
+    def abs(self): return apply(ops.Abs(), self)
+
+    # ---- reductions ----
+    def sum(self, axis=None, keepdims=False):
+        return apply(ops.Sum(as_axis(axis), keepdims), self)
+
+    def mean(self, axis=None, keepdims=False):
+        total = self.sum(axis, keepdims)
+        return total * (total.size / self.size) if self.size else total
+
+    def max(self, axis=None, keepdims=False):
+        return apply(ops.Max(as_axis(axis), keepdims), self)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return apply(ops.LogSumExp(as_axis(axis), keepdims), self)
+
+    def log_softmax(self, axis=-1):
+        """x - logsumexp(x): the max shift inside logsumexp keeps it finite for any finite x."""
+        return self - self.logsumexp(axis, keepdims=True)
+
+    def softmax(self, axis=-1):
+        return self.log_softmax(axis).exp()
+
+    # ---- shape ----
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return apply(ops.Reshape(tuple(shape)), self)
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return apply(ops.Transpose(tuple(axes) or tuple(reversed(range(self.ndim)))), self)
+
+    T = property(lambda self: self.transpose())
+
+    def __getitem__(self, index):
+        index = index.data.astype(np.intp) if isinstance(index, Tensor) else index
+        return apply(ops.GetItem(index), self)
+
+    def broadcast_to(self, shape):
+        return apply(ops.BroadcastTo(tuple(shape)), self)
+
+
+def as_axis(axis):
+    """numpy takes an int, a tuple or None as axis; a list becomes a tuple."""
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def lift(value, like):
+    """A Tensor for an operand. A Python number takes `like`'s dtype, as numpy treats Python scalars
+    (float32 * 2 stays float32); everything else follows the Tensor constructor's rules."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float)):
+        return Tensor(np.asarray(value, dtype=like.data.dtype))
+    return Tensor(value)
+
+
+def apply(op, *inputs):
+    """Run `op` forward on the inputs' arrays and wrap the result, recording the graph if needed."""
+    arrays = [x.data for x in inputs]
+    try:
+        data = op.forward(*arrays)
+    except (ValueError, IndexError) as error:
+        shapes = ", ".join(f"{x.shape} {x.dtype}" for x in arrays)
+        raise type(error)(f"{op.name}: {error} (inputs: {shapes})") from None
+    out = Tensor.__new__(Tensor)
+    out.data = data if type(data) is np.ndarray else np.asarray(data)
+    out.grad, out.name, out.module = None, None, None
+    out.requires_grad = grad_enabled and any(x.requires_grad for x in inputs)
+    out.op, out.inputs = (op, inputs) if out.requires_grad else (None, ())
+    if anomaly.enabled:
+        out.module = anomaly.current_module()
+        anomaly.check(op.name, arrays, out.data, "forward", out.module)
+    return out
+
+
+def lift_pair(a, b):
+    """Tensors for two operands, a Python number taking the dtype of the other side."""
+    if isinstance(a, Tensor):
+        return a, lift(b, a)
+    if isinstance(b, Tensor):
+        return lift(a, b), b
+    return Tensor(a), Tensor(b)
+
+
+def concatenate(tensors, axis=0):
+    return apply(ops.Concatenate(axis), *[t if isinstance(t, Tensor) else Tensor(t) for t in tensors])
+
+
+def stack(tensors, axis=0):
+    """Join along a new axis: give each tensor a size-1 axis there, then concatenate."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    ndim = tensors[0].ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for {ndim - 1}-D inputs")
+    axis %= ndim
+    return concatenate([t.reshape(t.shape[:axis] + (1,) + t.shape[axis:]) for t in tensors], axis)
+
+
+def maximum(a, b):
+    """Elementwise max; where a == b the gradient is split in halves."""
+    return apply(ops.Maximum(), *lift_pair(a, b))
+
+
+def where(condition, a, b):
+    """a where condition holds, else b. The condition is a constant mask, not differentiated."""
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    return apply(ops.Where(condition), *lift_pair(a, b))
