@@ -4,6 +4,7 @@ A node is anything with `.inputs` (an ordered tuple, duplicates kept: x * x has 
 and `.op` (None for a leaf). Every walk here uses an explicit stack, so a chain 10^6 nodes deep is
 no harder than a chain of 3.
 """
+import numpy as np
 
 
 def topological_order(root):
@@ -37,20 +38,73 @@ def edges(root):
     return [(parent, node, i) for node in topological_order(root) for i, parent in enumerate(node.inputs)]
 
 
-def node_label(node):
-    """`name: op shape` for a graph drawing."""
+def node_label(node, values=False):
+    """`name: op shape` for a graph drawing; with values, also the value (or its norm) and the
+    gradient (or its norm) on lines of their own."""
     kind = node.op.name if node.op is not None else "leaf"
     name = getattr(node, "name", None)
-    return f"{name + ': ' if name else ''}{kind} {tuple(node.shape)}"
+    lines = [f"{name + ': ' if name else ''}{kind} {tuple(node.shape)}"]
+    if values:
+        lines.append(f"value {magnitude(node.data)}")
+        lines.append(f"grad {magnitude(node.grad) if node.grad is not None else '-'}")
+    return "\\n".join(quote(line) for line in lines)   # Graphviz's own line break
 
 
-def to_dot(root):
-    """Graphviz text of the graph: one box per node (op and shape), one arrow per edge."""
+def magnitude(array):
+    """A scalar as itself, an array as its Frobenius norm."""
+    array = np.asarray(array)
+    return f"{array.item():.4g}" if array.size == 1 else f"|{np.linalg.norm(array):.4g}|"
+
+
+def quote(text):
+    """Text made safe inside a double-quoted Graphviz string."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None):
+    """Graphviz text of the graph: one box per node (op and shape), one arrow per edge.
+
+    edge_label(input, output, position) -> str labels each edge (default: its input position);
+    values adds each node's value and gradient; highlight is a sequence of edges (input, output,
+    position), e.g. a chain_rule path's, drawn in red. A graph of more than max_nodes nodes is drawn
+    summarised instead: one box per op kind with its count, one arrow per kind of edge.
+    """
     order = topological_order(root)
+    if max_nodes is not None and len(order) > max_nodes:
+        return summary_dot(order, max_nodes)
     ids = {id(node): f"n{k}" for k, node in enumerate(order)}
+    marked_edges = {(id(parent), id(node), i) for parent, node, i in highlight or ()}
+    marked_nodes = {end for edge in marked_edges for end in edge[:2]}
+    red = ", color=red, fontcolor=red, penwidth=2.5"
     lines = ["digraph tinygrad_vg {", "  rankdir=LR;", "  node [shape=box];"]
-    lines += [f'  {ids[id(node)]} [label="{node_label(node)}"];' for node in order]
-    lines += [f'  {ids[id(parent)]} -> {ids[id(node)]} [label="{i}"];'
-              for parent, node, i in edges(root)]
+    lines += [f'  {ids[id(node)]} [label="{node_label(node, values)}"{red if id(node) in marked_nodes else ""}];'
+              for node in order]
+    for parent, node, i in edges(root):
+        label = quote(edge_label(parent, node, i)) if edge_label else i
+        style = red if (id(parent), id(node), i) in marked_edges else ""
+        lines.append(f'  {ids[id(parent)]} -> {ids[id(node)]} [label="{label}"{style}];')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def summary_dot(order, max_nodes):
+    """A graph too big to read, drawn as one box per kind of node (op name, `leaf`, `constant`)
+    with how many there are, and one arrow per (kind -> kind) with how many edges it stands for."""
+    def kind(node):
+        if node.op is not None:
+            return node.op.name
+        return "leaf" if getattr(node, "requires_grad", False) else "constant"
+
+    kinds, arrows = {}, {}
+    for node in order:
+        kinds[kind(node)] = kinds.get(kind(node), 0) + 1
+        for parent in node.inputs:
+            arrows[kind(parent), kind(node)] = arrows.get((kind(parent), kind(node)), 0) + 1
+    ids = {name: f"k{k}" for k, name in enumerate(kinds)}
+    lines = ["digraph tinygrad_vg {", "  rankdir=LR;", "  node [shape=box];",
+             f'  label="summary: {len(order)} nodes, {sum(arrows.values())} edges '
+             f'(more than max_nodes={max_nodes}); boxes are kinds of node, arrows count edges";']
+    lines += [f'  {ids[name]} [label="{quote(name)} x{count}"];' for name, count in kinds.items()]
+    lines += [f'  {ids[a]} -> {ids[b]} [label="x{count}"];' for (a, b), count in arrows.items()]
     lines.append("}")
     return "\n".join(lines)

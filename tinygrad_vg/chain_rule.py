@@ -1,0 +1,196 @@
+"""The chain rule read as a sum over paths.
+
+For y built from x by the engine,
+
+    dy/dx = sum over every edge-path x -> n_1 -> ... -> y  of  J_k ... J_2 J_1,
+
+where J_j is the local Jacobian of one op with respect to the input that the path enters it by.
+x * x has two edges from x, so two paths, each with product diag(x): their sum is diag(2x).
+
+Every local Jacobian here is read off the op's vjp (ops.py) by feeding it one-hot cotangents: this
+file knows no derivative of its own. Nothing here writes `.grad` or changes the graph.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import graph
+
+
+def one_hots(shape):
+    """The identity as a stack of cotangents: row k is the one-hot array of `shape` at flat index k."""
+    size = int(np.prod(shape, dtype=np.int64))
+    return np.eye(size).reshape((size,) + tuple(shape))
+
+
+def pull_back(node, i, cotangents):
+    """Row k: the vjp of cotangent row k through node's op to its input i. (A vjp takes one
+    cotangent of the output's shape at a time, so a batch of them is a loop.)"""
+    rows = [node.op.vjp(g, i) for g in cotangents]
+    return np.stack(rows) if rows else np.zeros((0,) + node.inputs[i].shape)
+
+
+def local_jacobian(node, i):
+    """d node / d node.inputs[i] for one op, shape node.shape + node.inputs[i].shape.
+
+    Row k of the flattened Jacobian is the vjp of the k-th one-hot cotangent."""
+    if node.op is None:
+        raise ValueError(f"local_jacobian: the node of shape {node.shape} is a leaf (made by no op)")
+    if not 0 <= i < len(node.inputs):
+        raise IndexError(f"local_jacobian: {node.op.name} has {len(node.inputs)} inputs, asked for input {i}")
+    rows = pull_back(node, i, one_hots(node.shape))
+    return rows.reshape(node.shape + node.inputs[i].shape)
+
+
+def reachable_between(output, input):
+    """The nodes of output's graph that depend on `input` (input included), in topological order,
+    and the set of their ids. Only these carry a path from input to output."""
+    reached, between = {id(input)}, []
+    for node in graph.topological_order(output):
+        if node is input or any(id(parent) in reached for parent in node.inputs):
+            reached.add(id(node))
+            between.append(node)
+    return between, reached
+
+
+def jacobian(output, input):
+    """d output / d input, shape output.shape + input.shape (zeros if output does not depend on input).
+
+    One reverse sweep, like backward, but carrying the whole identity of cotangents (one per output
+    element) instead of a single gradient, and only over the nodes that depend on `input`."""
+    between, reached = reachable_between(output, input)
+    if id(output) not in reached:
+        return np.zeros(output.shape + input.shape)
+    pending = {id(output): one_hots(output.shape)}
+    for node in reversed(between):
+        cotangents = pending.pop(id(node))
+        if node is input:
+            return cotangents.reshape(output.shape + input.shape)
+        for i, parent in enumerate(node.inputs):
+            if id(parent) in reached:
+                contribution = pull_back(node, i, cotangents)
+                key = id(parent)
+                pending[key] = contribution if key not in pending else pending[key] + contribution
+    raise AssertionError("jacobian: the sweep never reached the input")  # unreachable: input is between[0]
+
+
+def count_paths(output, input):
+    """The number of edge-paths from input to output, an exact int, without listing them:
+    paths(node) = sum over node's input edges of paths(that input), in topological order."""
+    between, _ = reachable_between(output, input)
+    count = {id(input): 1}
+    for node in between:
+        if node is not input:
+            count[id(node)] = sum(count.get(id(parent), 0) for parent in node.inputs)
+    return count.get(id(output), 0)
+
+
+def short_name(node):
+    """A node's name if it has one, else the op that made it (or `leaf`)."""
+    if getattr(node, "name", None):
+        return node.name
+    return node.op.name if node.op is not None else "leaf"
+
+
+@dataclass(frozen=True, repr=False)
+class Path:
+    """One edge-path from an input to an output.
+
+    edges            ((input, output, position), ...) from the input to the output
+    local_jacobians  the local Jacobian of each edge, shape edge_output.shape + edge_input.shape
+    product          their chained product, shape output.shape + input.shape (it may underflow to 0
+                     or overflow to inf when the path is long: log10_norm does not)
+    log10_norm       log10 of the Frobenius norm of product, kept on a log scale at every step
+    """
+    edges: tuple
+    local_jacobians: tuple
+    product: np.ndarray
+    log10_norm: float
+
+    def __str__(self):
+        if not self.edges:
+            return f"(empty path: input is output) log10|product| = {self.log10_norm:.4g}"
+        steps = [short_name(self.edges[0][0])]
+        for (parent, node, position), local in zip(self.edges, self.local_jacobians):
+            derivative = f"{local.item():.6g}" if local.size == 1 else f"J{local.shape}"
+            steps.append(f"-[{node.op.name}.{position}: {derivative}]-> {short_name(node)}")
+        product = f"{self.product.item():.6g}" if self.product.size == 1 else f"array{self.product.shape}"
+        return f"{' '.join(steps)}   product {product}   log10|product| {self.log10_norm:.4f}"
+
+    __repr__ = __str__
+
+
+def chain_product(local_jacobians, output_shape, input_shape):
+    """(J_k ... J_1 as an array of shape output_shape + input_shape, log10 of its Frobenius norm).
+
+    After each multiplication the running product is divided by a power of two near its largest
+    entry (exact in floating point) and the exponent is added up, so no intermediate under- or
+    overflows however long the path; only the returned product itself is scaled back."""
+    running = np.eye(int(np.prod(input_shape, dtype=np.int64)))
+    exponent = 0
+    for local in local_jacobians:
+        running = local.reshape(-1, running.shape[0]) @ running
+        largest = np.max(np.abs(running)) if running.size else 0.0
+        if 0 < largest < np.inf:            # a zero or non-finite product has nothing to rescale
+            _, shift = np.frexp(largest)
+            running = np.ldexp(running, -shift)
+            exponent += int(shift)
+    with np.errstate(divide="ignore", over="ignore", under="ignore"):
+        log10_norm = float(np.log10(np.linalg.norm(running)) + exponent * np.log10(2.0))
+        product = np.ldexp(running, exponent)
+    return product.reshape(tuple(output_shape) + tuple(input_shape)), log10_norm
+
+
+def paths(output, input, max_paths=10_000):
+    """Every edge-path from input to output with its local Jacobians, product and log10_norm.
+
+    sum(p.product for p in paths(y, x)) == jacobian(y, x) up to rounding. Paths come in the order
+    of the input positions taken, walking back from the output (position 0 first). Refuses, naming
+    the count, when there are more than max_paths."""
+    total = count_paths(output, input)
+    if total > max_paths:
+        raise ValueError(f"paths: there are {total} paths from the input of shape {input.shape} to the "
+                         f"output of shape {output.shape}, more than max_paths={max_paths}; "
+                         "count_paths() counts them without listing them")
+    _, reached = reachable_between(output, input)
+    if id(output) not in reached:
+        return []
+    local = {}          # (id(node), position) -> local Jacobian, shared by the paths through that edge
+    found = []
+    stack = [(output, ())]      # (node, the edges from node on to the output)
+    while stack:
+        node, suffix = stack.pop()
+        if node is input:
+            jacobians = []
+            for parent, child, position in suffix:
+                key = (id(child), position)
+                if key not in local:
+                    local[key] = local_jacobian(child, position)
+                jacobians.append(local[key])
+            product, log10_norm = chain_product(jacobians, output.shape, input.shape)
+            found.append(Path(suffix, tuple(jacobians), product, log10_norm))
+            continue
+        for position in reversed(range(len(node.inputs))):     # position 0 is popped first
+            parent = node.inputs[position]
+            if id(parent) in reached:
+                stack.append((parent, ((parent, node, position),) + suffix))
+    return found
+
+
+def derivative_label(parent, node, position, max_entries=250_000):
+    """An edge's local derivative for a drawing: the number itself when both ends are scalars, else
+    the spectral norm of the local Jacobian (its largest singular value)."""
+    if node.size * parent.size > max_entries:
+        return f"{position}: J {node.shape}x{parent.shape}"
+    local = local_jacobian(node, position)
+    if local.size == 1:
+        return f"{position}: {local.item():.4g}"
+    return f"{position}: |J|={np.linalg.norm(local.reshape(node.size, parent.size), 2):.3g}"
+
+
+def to_dot(root, derivatives=True, values=True, highlight=None, max_nodes=60):
+    """Graphviz text of root's graph: each edge labelled with its local derivative, each node with
+    its value and gradient norm, `highlight` (a Path, or its edges) drawn in red. Graphs of more
+    than max_nodes nodes are summarised by op (see graph.to_dot)."""
+    return graph.to_dot(root, edge_label=derivative_label if derivatives else None, values=values,
+                        highlight=getattr(highlight, "edges", highlight), max_nodes=max_nodes)
