@@ -1,6 +1,7 @@
 """tinygrad_vg: a small reverse-mode autograd engine over numpy, and a microscope for vanishing and
 exploding gradients."""
 from .anomaly import NonFiniteError, detect_anomaly
+from .gradcheck import gradcheck
 from .tensor import Tensor, concatenate, maximum, no_grad, stack, where
 
 __version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""Checking backward against central finite differences, at any scale of gradient.
+
+What "close" means here. Each compared entry e (one element of a Jacobian in mode "full", one
+projection u^T J v in mode "random") passes when
+
+    |numeric_e - analytic_e| <= atol * scale + rtol * |numeric_e|
+
+where `scale` is the magnitude of the Jacobian the entry belongs to: in mode "full" the largest
+|J| of that (output, input) block, taken over both the numeric and the analytic block; in mode
+"random" the size sum_j |u^T J|_j |v_j| the projection would have without cancellation (again the
+larger of both sides). Both terms are therefore relative: atol is a fraction of the block's largest
+entry and rtol a fraction of the entry itself. An absolute atol would pass any gradient of 1e-30,
+right or wrong, and fail every gradient of 1e30; with this definition multiplying a function by
+1e-30 or by 1e30 changes nothing but the printed numbers, and an entry that is 1% off fails at
+every scale.
+
+The step for input element x_j is eps * max(1, |x_j|): absolute near zero, relative for large
+inputs, so x + step differs from x in the same leading digits whatever |x| is. Floating point is
+scale invariant, so tiny or huge *gradients* need nothing more; inputs whose own natural scale is
+far below 1 (x ~ 1e-30) should be rescaled inside fn, or a step of 1e-6 jumps over them. The
+numeric estimate has rounding error of about 1e-16 |f| / eps, so entries far below that relative to
+their output cannot be resolved: they show up as failures, never as silent passes.
+"""
+import warnings
+
+import numpy as np
+
+from . import graph
+from .tensor import Tensor, no_grad
+
+
+class GradcheckReport:
+    """Truthy iff every entry is within tolerance. The attributes describe the worst entry (largest
+    error / tolerance): `output` and `input` are positions in fn's outputs and inputs; `index` is
+    (output element, input element) in mode "full" and the direction number in mode "random"."""
+
+    def __init__(self, mode, checked, worst=None):
+        self.mode, self.checked = mode, checked
+        self.ratio, self.output, self.input, self.index = 0.0, None, None, None
+        self.numeric = self.analytic = self.error = self.scale = self.tolerance = 0.0
+        if worst is not None:
+            (self.ratio, self.output, self.input, self.index, self.numeric, self.analytic,
+             self.error, self.scale, self.tolerance) = worst
+        self.passed = bool(self.ratio <= 1)
+        self.relative_error = self.error / self.scale if self.scale else float(self.error != 0)
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        verdict = "passed" if self.passed else "FAILED"
+        if self.output is None:
+            return f"gradcheck {verdict} ({self.mode}): nothing to compare"
+        where = (f"d output[{self.output}]{list(self.index[0])} / d input[{self.input}]{list(self.index[1])}"
+                 if self.mode == "full" else
+                 f"output {self.output}, input {self.input}, random direction {self.index}")
+        return (f"gradcheck {verdict} ({self.mode}, {self.checked} entries); worst at {where}: "
+                f"numeric {self.numeric:.6g}, analytic {self.analytic:.6g}, error {self.error:.3g} "
+                f"= {self.relative_error:.3g} of the Jacobian scale {self.scale:.3g} "
+                f"(tolerance {self.tolerance:.3g}, error/tolerance {self.ratio:.3g})")
+
+
+def as_outputs(result):
+    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+
+
+def evaluate(fn, arrays):
+    """fn's outputs on plain arrays, without recording a graph."""
+    with no_grad():
+        return [out.data for out in as_outputs(fn(*[Tensor(a) for a in arrays]))]
+
+
+def pull_back(out, cotangent, leaves):
+    """cotangent^T d(out)/d(leaf) for every leaf, by one backward (zeros where out does not depend)."""
+    for leaf in leaves:
+        leaf.grad = None
+    if out.requires_grad:
+        out.backward(cotangent.reshape(out.shape))
+    return [np.zeros(leaf.shape) if leaf.grad is None else leaf.grad.astype(np.float64) for leaf in leaves]
+
+
+def perturbed(arrays, i, step):
+    """Copies of arrays[i] moved by +step and -step, and the width actually stepped (after rounding)."""
+    plus, minus = arrays[i] + step.astype(arrays[i].dtype), arrays[i] - step.astype(arrays[i].dtype)
+    width = plus.astype(np.float64) - minus.astype(np.float64)
+    return ([plus if m == i else a for m, a in enumerate(arrays)],
+            [minus if m == i else a for m, a in enumerate(arrays)], width)
+
+
+def compare(numeric, analytic, scale, atol, rtol):
+    """error / tolerance per entry; 0 where both agree exactly, inf where either is nan or inf."""
+    error = np.abs(numeric - analytic)
+    tolerance = atol * scale + rtol * np.abs(numeric)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(error == 0, 0.0, error / tolerance)
+    return np.nan_to_num(ratio, nan=np.inf, posinf=np.inf), error, tolerance
+
+
+def full_check(fn, arrays, leaves, outputs, eps, atol, rtol):
+    """Whole Jacobian blocks: one backward per output element (a one-hot cotangent) against one
+    pair of evaluations per input element. Yields the worst entry of each (output, input) block."""
+    numeric = {(k, i): np.zeros((out.size, x.size)) for k, out in enumerate(outputs) for i, x in enumerate(arrays)}
+    for i, x in enumerate(arrays):
+        for j in range(x.size):
+            step = np.zeros(x.shape)
+            step.flat[j] = eps * max(1.0, abs(float(x.flat[j])))
+            plus, minus, width = perturbed(arrays, i, step)
+            for k, (f_plus, f_minus) in enumerate(zip(evaluate(fn, plus), evaluate(fn, minus))):
+                numeric[k, i][:, j] = (f_plus.astype(np.float64) - f_minus).ravel() / width.flat[j]
+    for k, out in enumerate(outputs):
+        rows = [pull_back(out, one_hot, leaves) for one_hot in np.eye(out.size)]
+        for i, x in enumerate(arrays):
+            N, A = numeric[k, i], np.array([row[i].ravel() for row in rows]).reshape(out.size, x.size)
+            scale = max(np.abs(N).max(initial=0), np.abs(A).max(initial=0))
+            ratio, error, tolerance = compare(N, A, scale, atol, rtol)
+            if ratio.size:
+                r, j = np.unravel_index(np.argmax(ratio), ratio.shape)
+                index = (np.unravel_index(r, out.shape), np.unravel_index(j, x.shape))
+                yield (ratio.size, ratio[r, j], k, i, tuple(tuple(map(int, at)) for at in index),
+                       N[r, j], A[r, j], error[r, j], scale, tolerance[r, j])
+
+
+def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions):
+    """Per direction, a random input direction v and output cotangent u: u^T J v from one backward
+    (u^T J, then dotted with v) against u . (f(x + eps v) - f(x - eps v)) / (2 eps). v is scaled
+    elementwise by max(1, |x|) like the steps of mode "full". Yields every projection."""
+    for n in range(n_directions):
+        moves = [perturbed(arrays, i, rng.standard_normal(x.shape) * eps * np.maximum(1.0, np.abs(x)))
+                 for i, x in enumerate(arrays)]
+        changes = [[f_plus.astype(np.float64) - f_minus for f_plus, f_minus in
+                    zip(evaluate(fn, plus), evaluate(fn, minus))] for plus, minus, _ in moves]
+        for k, out in enumerate(outputs):
+            u = rng.standard_normal(out.shape)
+            for i, (uJ, (_, _, width)) in enumerate(zip(pull_back(out, u, leaves), moves)):
+                terms_a, terms_n = uJ * width / (2 * eps), u * changes[i][k] / (2 * eps)
+                A, N = terms_a.sum(), terms_n.sum()
+                scale = max(np.abs(terms_a).sum(), np.abs(terms_n).sum())
+                ratio, error, tolerance = compare(N, A, scale, atol, rtol)
+                yield 1, float(ratio), k, i, n, N, A, float(error), scale, float(tolerance)
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directions=4, seed=0):
+    """Compare fn's backward with central differences; returns a GradcheckReport (truthy on pass).
+
+    fn takes Tensors (one per input) and returns a Tensor or a tuple of Tensors. Every input is
+    differentiated; constants belong in fn's closure. fn runs on fresh copies, so the inputs' .grad
+    is untouched; .grad of tensors fn captures (parameters) is restored afterwards. mode "full"
+    compares whole Jacobians; mode "random" compares n_directions random projections u^T J v
+    (drawn from `seed`), for inputs too large for that. See the module docstring for the tolerance.
+    """
+    if mode not in ("full", "random"):
+        raise ValueError(f"gradcheck: mode must be 'full' or 'random', got {mode!r}")
+    arrays = [Tensor(x).data.copy() for x in inputs]
+    if any(a.dtype != np.float64 for a in arrays):
+        warnings.warn(f"gradcheck: inputs of dtype {[str(a.dtype) for a in arrays]} are not all float64; "
+                      "finite differences need float64 and will disagree with backward", stacklevel=2)
+    leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    outputs = as_outputs(fn(*leaves))
+    captured = [node for out in outputs for node in graph.nodes(out)
+                if node.op is None and node.requires_grad and not any(node is x for x in leaves)]
+    saved = [node.grad for node in captured]
+    try:
+        found = list(full_check(fn, arrays, leaves, outputs, eps, atol, rtol) if mode == "full" else
+                     random_check(fn, arrays, leaves, outputs, eps, atol, rtol,
+                                  np.random.default_rng(seed), n_directions))
+    finally:
+        for node, grad in zip(captured, saved):
+            node.grad = grad
+    worst = max(found, key=lambda entry: entry[1], default=None)
+    return GradcheckReport(mode, sum(entry[0] for entry in found), worst and worst[1:])
