@@ -5,5 +5,6 @@ from .chain_rule import Path, count_paths, jacobian, local_jacobian, paths, to_d
 from .diagnostics import ChainReport, LayerRecord, chain_report
 from .gradcheck import gradcheck
 from .tensor import Tensor, concatenate, maximum, no_grad, stack, where
+from . import nn, optim, training
 
 __version__ = "0.1.0"

@@ -1,0 +1,11 @@
+"""Neural-network building blocks with PyTorch's names: modules, initialisers, losses, the deep chain."""
+from . import init
+from .activations import Identity, ReLU, Sigmoid, Tanh
+from .chain import DeepChain
+from .layer_norm import LayerNorm
+from .linear import Linear
+from .losses import cross_entropy, mse_loss
+from .module import Module
+from .residual import Residual
+from .rnn import RNN
+from .sequential import Sequential
