@@ -76,6 +76,10 @@ def pull_back(out, cotangent, leaves):
         leaf.grad = None
     if out.requires_grad:
         out.backward(cotangent.reshape(out.shape))
+    for i, leaf in enumerate(leaves):
+        if leaf.grad is not None and leaf.grad.shape != leaf.shape:
+            raise ValueError(f"gradcheck: backward gave input {i} a gradient of shape {leaf.grad.shape}, "
+                             f"but the input has shape {leaf.shape}")
     return [np.zeros(leaf.shape) if leaf.grad is None else leaf.grad.astype(np.float64) for leaf in leaves]
 
 

@@ -1,0 +1,168 @@
+"""gradcheck itself: it passes correct code, and it can fail — on a wrong vjp, a bad eps, at any scale."""
+import numpy as np
+import pytest
+
+from tinygrad_vg import Tensor, gradcheck, ops
+from tinygrad_vg.tensor import apply
+
+X = np.array([0.3, -0.7, 1.2])
+
+
+class ExpWrongAtOneElement(ops.Exp):
+    """exp whose vjp is 1% off at flat element `wrong`."""
+    wrong = 1
+
+    def vjp(self, g, i):
+        grad = g * self.y
+        grad.flat[self.wrong] *= 1.01
+        return grad
+
+
+class MulOffByOnePercent(ops.Mul):
+    """a * b whose vjp w.r.t. input `wrong` is 1% too large everywhere."""
+    wrong = 0
+
+    def vjp(self, g, i):
+        return super().vjp(g, i) * (1.01 if i == self.wrong else 1.0)
+
+
+class SumGradWrongShape(ops.Sum):
+    def vjp(self, g, i):
+        return super().vjp(g, i).reshape(-1, 1)
+
+
+def wrong_exp(x):
+    return apply(ExpWrongAtOneElement(), x)
+
+
+def vanishing_chain(x, multiply=lambda a, b: a * b):
+    """50 layers of tanh(0.2 h): d out / d x ~ 0.2^50 ~ 1e-35."""
+    h = x
+    for _ in range(50):
+        h = multiply(h, Tensor(0.2)).tanh()
+    return h
+
+
+def exploding_chain(x, multiply=lambda a, b: a * b):
+    """50 layers of 4 h + 0.01 tanh(h): d out / d x ~ 4^50 ~ 1e30."""
+    h = x
+    for _ in range(50):
+        h = multiply(h, Tensor(4.0)) + h.tanh() * 0.01
+    return h
+
+
+def multiply_wrongly(a, b):
+    return apply(MulOffByOnePercent(), a, b)
+
+
+def test_passes_on_correct_code_in_both_modes():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    for mode in ("full", "random"):
+        report = gradcheck(lambda a, b: (a @ b).tanh(), [a, b], mode=mode)
+        assert report and report.passed, report
+        assert "passed" in str(report)
+        assert report.ratio <= 1 and report.error <= report.tolerance
+
+
+def test_full_mode_counts_every_jacobian_entry():
+    report = gradcheck(lambda a, b: (a * b, a.sum()), [np.ones(3), np.ones(2)[:, None]])
+    # blocks: (a*b: 6 outputs) x (3 + 2 inputs) and (a.sum(): 1 output) x (3 + 2 inputs)
+    assert report.checked == 6 * 5 + 1 * 5
+
+
+def test_wrong_vjp_is_caught_and_named():
+    report = gradcheck(wrong_exp, [X])
+    assert not report
+    assert (report.output, report.input, report.index) == (0, 0, ((1,), (1,)))
+    assert report.numeric == pytest.approx(np.exp(X[1]), rel=1e-8)
+    assert report.analytic == pytest.approx(1.01 * np.exp(X[1]), rel=1e-12)
+    assert report.error == pytest.approx(0.01 * np.exp(X[1]), rel=1e-6)
+    assert report.relative_error == pytest.approx(report.error / report.scale)
+    text = str(report)
+    assert "FAILED" in text and "output[0][1]" in text and "input[0][1]" in text
+    assert f"{report.numeric:.6g}" in text and f"{report.analytic:.6g}" in text
+
+
+def test_wrong_vjp_names_the_input_and_output():
+    wrong_second = type("MulWrongInSecond", (MulOffByOnePercent,), {"wrong": 1})
+    report = gradcheck(lambda a, b: (a + b, apply(wrong_second(), a, b)), [X, X[::-1].copy()])
+    assert not report
+    assert (report.output, report.input) == (1, 1)
+
+
+def test_random_mode_catches_a_wrong_vjp_on_a_large_input():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((40, 30)), rng.standard_normal((40, 30))
+    assert gradcheck(lambda a, b: (a * b).tanh(), [a, b], mode="random")
+    report = gradcheck(lambda a, b: multiply_wrongly(a, b).tanh(), [a, b], mode="random", n_directions=2)
+    assert not report and report.input == 0 and report.checked == 2 * 2
+    assert "random direction" in str(report)
+
+
+def test_random_mode_catches_one_wrong_element():
+    assert not gradcheck(wrong_exp, [np.array([0.1, 3.0, 0.2])], mode="random")
+
+
+@pytest.mark.parametrize("eps", [0.3, 1e-15])
+def test_bad_eps_makes_the_check_fail(eps):
+    # 0.3: truncation error of central differences ~ eps^2 f'''/6 ~ 1e-2 relative;
+    # 1e-15: rounding error ~ 1e-16 / eps ~ 1e-1 relative; both far beyond rtol = 1e-3.
+    assert not gradcheck(lambda a: a.exp(), [X], eps=eps)
+    assert gradcheck(lambda a: a.exp(), [X])
+
+
+@pytest.mark.parametrize("chain, magnitude", [(vanishing_chain, 1e-35), (exploding_chain, 1e30)])
+@pytest.mark.parametrize("mode", ["full", "random"])
+def test_tiny_and_huge_gradients(chain, magnitude, mode):
+    report = gradcheck(chain, [X], mode=mode)
+    assert report, report
+    assert magnitude / 1e3 < report.scale < magnitude * 1e3 or mode == "random"
+    wrong = gradcheck(lambda x: chain(x, multiply_wrongly), [X], mode=mode)
+    assert not wrong, wrong
+    # an absolute tolerance would have passed the wrong 1e-35 gradients and failed the right 1e30 ones
+    assert abs(wrong.numeric) < 1e-25 if magnitude < 1 else abs(wrong.numeric) > 1e25
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_a_constant_factor_changes_nothing_but_the_numbers(scale):
+    plain = gradcheck(wrong_exp, [X])
+    scaled = gradcheck(lambda x: wrong_exp(x) * scale, [X])
+    assert not scaled and scaled.index == plain.index
+    assert scaled.relative_error == pytest.approx(plain.relative_error, rel=1e-4)
+    assert scaled.analytic == pytest.approx(plain.analytic * scale)
+
+
+def test_warns_when_inputs_are_not_float64():
+    with pytest.warns(UserWarning, match="float64"):
+        gradcheck(lambda a: a * 2, [X.astype(np.float32)])
+
+
+def test_leaves_the_callers_gradients_alone():
+    x = Tensor(X, requires_grad=True)
+    weight = Tensor([2.0, 3.0, 4.0], requires_grad=True)
+    x.grad, weight.grad = np.full(3, 7.0), np.full(3, 5.0)
+    assert gradcheck(lambda x: (x * weight).tanh(), [x])
+    assert np.array_equal(x.grad, np.full(3, 7.0)) and np.array_equal(weight.grad, np.full(3, 5.0))
+    assert np.array_equal(x.data, X)
+
+
+def test_outputs_that_do_not_depend_on_an_input():
+    report = gradcheck(lambda a, b: (a.exp(), Tensor(np.ones(2))), [X, np.ones(2)])
+    assert report and report.checked == 3 * 3 + 3 * 2 + 2 * 3 + 2 * 2
+
+
+def test_wrong_gradient_shape_is_an_error():
+    with pytest.raises(ValueError, match=r"shape \(3, 1\).*\(3,\)"):
+        gradcheck(lambda a: apply(SumGradWrongShape(), a), [X])
+
+
+def test_non_finite_gradients_fail():
+    with np.errstate(divide="ignore", invalid="ignore"):
+        report = gradcheck(lambda a: a.log(), [np.array([0.0, 1.0])])
+    assert not report and report.index == ((0,), (0,))
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        gradcheck(lambda a: a, [X], mode="fast")
