@@ -157,23 +157,26 @@ def paths(output, input, max_paths=10_000):
         return []
     local = {}          # (id(node), position) -> local Jacobian, shared by the paths through that edge
     found = []
-    stack = [(output, ())]      # (node, the edges from node on to the output)
+    # Depth-first from the output, with an explicit stack of (node, rest): rest is the path from node
+    # on to the output as a linked list (edge, rest'), so extending a path costs O(1), not O(length).
+    stack = [(output, None)]
     while stack:
-        node, suffix = stack.pop()
-        if node is input:
-            jacobians = []
-            for parent, child, position in suffix:
-                key = (id(child), position)
-                if key not in local:
-                    local[key] = local_jacobian(child, position)
-                jacobians.append(local[key])
-            product, log10_norm = chain_product(jacobians, output.shape, input.shape)
-            found.append(Path(suffix, tuple(jacobians), product, log10_norm))
+        node, rest = stack.pop()
+        if node is not input:
+            for position in reversed(range(len(node.inputs))):     # position 0 is popped first
+                parent = node.inputs[position]
+                if id(parent) in reached:
+                    stack.append((parent, ((parent, node, position), rest)))
             continue
-        for position in reversed(range(len(node.inputs))):     # position 0 is popped first
-            parent = node.inputs[position]
-            if id(parent) in reached:
-                stack.append((parent, ((parent, node, position),) + suffix))
+        edges, jacobians = [], []
+        while rest is not None:
+            (parent, child, position), rest = rest
+            if (id(child), position) not in local:
+                local[id(child), position] = local_jacobian(child, position)
+            edges.append((parent, child, position))
+            jacobians.append(local[id(child), position])
+        product, log10_norm = chain_product(jacobians, output.shape, input.shape)
+        found.append(Path(tuple(edges), tuple(jacobians), product, log10_norm))
     return found
 
 
