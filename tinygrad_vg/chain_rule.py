@@ -57,7 +57,9 @@ def jacobian(output, input):
     """d output / d input, shape output.shape + input.shape (zeros if output does not depend on input).
 
     One reverse sweep, like backward, but carrying the whole identity of cotangents (one per output
-    element) instead of a single gradient, and only over the nodes that depend on `input`."""
+    element) instead of a single gradient, and only over the nodes that depend on `input`: that is
+    output.size vjps per node and output.size x node.size numbers held per node, so it is meant for
+    outputs of up to a few thousand elements."""
     between, reached = reachable_between(output, input)
     if id(output) not in reached:
         return np.zeros(output.shape + input.shape)
@@ -126,15 +128,20 @@ def chain_product(local_jacobians, output_shape, input_shape):
     After each multiplication the running product is divided by a power of two near its largest
     entry (exact in floating point) and the exponent is added up, so no intermediate under- or
     overflows however long the path; only the returned product itself is scaled back."""
-    running = np.eye(int(np.prod(input_shape, dtype=np.int64)))
-    exponent = 0
+    input_size = int(np.prod(input_shape, dtype=np.int64))
+    running, exponent = None, 0
     for local in local_jacobians:
-        running = local.reshape(-1, running.shape[0]) @ running
+        if running is None:
+            running = local.reshape(-1, input_size)
+        else:
+            running = local.reshape(-1, running.shape[0]) @ running
         largest = np.max(np.abs(running)) if running.size else 0.0
         if 0 < largest < np.inf:            # a zero or non-finite product has nothing to rescale
             _, shift = np.frexp(largest)
             running = np.ldexp(running, -shift)
             exponent += int(shift)
+    if running is None:                     # the empty path: the input is the output
+        running = np.eye(input_size)
     with np.errstate(divide="ignore", over="ignore", under="ignore"):
         log10_norm = float(np.log10(np.linalg.norm(running)) + exponent * np.log10(2.0))
         product = np.ldexp(running, exponent)
