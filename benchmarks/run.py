@@ -1,0 +1,336 @@
+"""Benchmarks of issue 6: tinygrad_vg against a hand-written numpy forward/backward of the same model.
+
+    python benchmarks/run.py                 # the full suite, a few minutes
+    python benchmarks/run.py --quick         # reduced sizes, seconds: a smoke run
+    python benchmarks/run.py -w W1 W3 --repeats 9 --json results.json
+    python benchmarks/run.py --deep          # adds W3 at 1,000,000 steps
+
+Workloads (defined in benchmarks/workloads.py):
+  W1  50-layer tanh MLP, batch 64, one SGD step: widths 64, 256, 1024 in float64, 256 in float32
+  W2  2000 elementwise ops on shape (16,): x <- exp(tanh(x * a + b)), build + backward
+  W3  scalar chain x <- tanh(x * a + b), 10,000 and 100,000 steps (3 ops each), build + backward
+  W4  vanilla tanh RNN, T=200, hidden 128, batch 32, loss on the final state, BPTT + SGD step
+
+Method. Every implementation first takes one step whose gradients are checked against the
+hand-written numpy ones (this step is also the warm-up). Then the implementations take turns, one
+timed step each, `repeats` times, with gc.collect() before each timed step, outside the timing (the
+collector itself stays on, as users have it). Reported: median and min-max wall time, the ratio
+tinygrad_vg/numpy of the medians, microseconds per op for W2 and W3, and, from one more untimed
+step per side, the peak memory traced by tracemalloc (numpy reports its array buffers to it) and the
+memory still held once the step has returned (the gradients kept in .grad, plus anything that only
+the cyclic garbage collector could free). PyTorch and HIPS autograd become extra columns when they
+are installed; they are never required.
+
+BLAS threads are pinned to 1, so that ratios measure the engine and not thread scheduling:
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS are set to 1 before numpy (or torch) is
+imported, and when threadpoolctl is installed threadpool_limits(1) is applied as well and reports
+the BLAS library and its thread count. The header says which BLAS was used and how it was pinned.
+
+Exit status 1 when an implementation fails or its gradients disagree with numpy's; a missed budget
+is reported in the table but is not an error.
+"""
+import os
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+
+import argparse  # noqa: E402  (the thread variables must be set before numpy is imported)
+import contextlib  # noqa: E402
+import gc  # noqa: E402
+import importlib.metadata  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tinygrad_vg, installed or not
+from workloads import (IMPLEMENTATIONS, Workload, elementwise_chain, mlp, rnn,  # noqa: E402
+                       scalar_chain)
+
+ENGINE, BASELINE = "tinygrad_vg", "numpy"
+PEERS = ("torch", "autograd")
+# Every implementation runs the same ops in the same order, up to the order of a few sums: results
+# differ by a few ulps per op, growing at most linearly along a 50-layer or 100,000-step chain.
+GRAD_RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str                   # "W1".."W4", what --workload selects
+    workload: Workload
+    budget: float | None         # on us/op when the workload counts ops, else on the time ratio
+    memory_budget: float | None  # on the peak-memory ratio tinygrad_vg/numpy
+    repeats: int
+
+
+def suite(quick, deep, repeats):
+    """The cases of issue 6 with its budgets; --quick shrinks every size (budgets stay as a guide)."""
+    depth, rnn_steps, n_ops, chain_steps = (5, 20, 200, [1_000, 10_000]) if quick else \
+                                           (50, 200, 2000, [10_000, 100_000])
+    if deep:
+        chain_steps.append(1_000_000)
+
+    def repeats_or(default):
+        return repeats or (3 if quick else default)
+
+    cases = [
+        Case("W1", mlp(depth, 64, 64), 1.6, 1.5, repeats_or(9)),
+        Case("W1", mlp(depth, 256, 64), 1.10, 1.5, repeats_or(9)),
+        Case("W1", mlp(depth, 1024, 64), None, 1.5, repeats_or(5)),
+        Case("W1", mlp(depth, 256, 64, np.float32), 1.2, 1.5, repeats_or(9)),
+        Case("W2", elementwise_chain(n_ops), 5.0, None, repeats_or(9)),
+    ]
+    cases += [Case("W3", scalar_chain(steps), 5.0, None, repeats_or(min(9, max(1, 300_000 // steps))))
+              for steps in chain_steps]
+    cases.append(Case("W4", rnn(rnn_steps, 128, 32, 128), 1.25, None, repeats_or(9)))
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring one case
+
+def grad_problem(got, want):
+    """None when got matches the reference gradients want (dtype, shape, values), else what differs."""
+    if len(got) != len(want):
+        return f"{len(got)} gradients, expected {len(want)}"
+    for i, (g, w) in enumerate(zip(got, want)):
+        g = np.asarray(g)
+        if g.dtype != w.dtype or g.shape != w.shape:
+            return f"gradient {i} is {g.dtype} {g.shape}, expected {w.dtype} {w.shape}"
+        if not np.allclose(g, w, rtol=GRAD_RTOL[w.dtype], atol=0.0):
+            error = np.max(np.abs(g - w)) / np.max(np.abs(w))
+            return f"gradient {i} {w.shape} differs: max |diff| / max |numpy| = {error:.1e}"
+    return None
+
+
+def memory_of(step):
+    """(peak bytes allocated during one step, bytes still allocated after it returned)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step()
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, kept
+
+
+def run_case(case, names):
+    results, steps, reference = {}, {}, None
+    for name in names:
+        try:
+            step = IMPLEMENTATIONS[name](case.workload)
+            grads = step()          # the warm-up, checked against numpy's gradients
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            results[name] = {"status": "not installed"}
+            continue
+        except Exception as error:  # a failing engine is a result to report, e.g. RecursionError
+            results[name] = {"status": f"error: {type(error).__name__}: {str(error)[:200]}"}
+            continue
+        if reference is None:
+            reference = [np.asarray(g) for g in grads]
+        steps[name] = step
+        results[name] = {"status": "ok", "grad_problem": grad_problem(grads, reference)}
+        del grads
+
+    seconds = {name: [] for name in steps}
+    for _ in range(case.repeats):
+        for name, step in steps.items():
+            gc.collect()
+            start = time.perf_counter()
+            step()
+            seconds[name].append(time.perf_counter() - start)
+
+    for name, times in seconds.items():
+        median = statistics.median(times)
+        results[name].update(seconds=times, median_s=median, min_s=min(times), max_s=max(times))
+        if case.workload.ops:
+            results[name]["us_per_op"] = median / case.workload.ops * 1e6
+    for name in (ENGINE, BASELINE):
+        if name in steps:
+            results[name]["peak_bytes"], results[name]["kept_bytes"] = memory_of(steps[name])
+    return summarize(case, results)
+
+
+def summarize(case, results):
+    baseline = results.get(BASELINE, {})
+    for result in results.values():
+        if "median_s" in result and "median_s" in baseline:
+            # the figure the budget speaks of: us/op for the chains, the time ratio otherwise
+            result["ratio"] = result["median_s"] / baseline["median_s"]
+            result["figure"] = result.get("us_per_op", result["ratio"])
+    engine = results.get(ENGINE, {})
+    memory_ratio = engine["peak_bytes"] / baseline["peak_bytes"] if "peak_bytes" in engine else None
+    return {
+        "case": case.workload.name, "group": case.group, "ops": case.workload.ops,
+        "repeats": case.repeats, "unit": "us/op" if case.workload.ops else "x numpy",
+        "budget": case.budget, "memory_budget": case.memory_budget, "memory_ratio": memory_ratio,
+        "meets_budget": within(engine.get("figure"), case.budget),
+        "meets_memory_budget": within(memory_ratio, case.memory_budget),
+        "implementations": results,
+    }
+
+
+def within(value, budget):
+    return None if value is None or budget is None else bool(value <= budget)
+
+
+# ---------------------------------------------------------------------------------------------
+# printing
+
+def seconds_text(s):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e6:.3g} us"
+
+
+def bytes_text(n):
+    return f"{n / 2 ** 20:.1f} MiB" if n >= 2 ** 20 else f"{n / 2 ** 10:.1f} KiB"
+
+
+def figure_text(value, unit):
+    return f"{value:.2f}x" if unit == "x numpy" else f"{value:.2f} us/op"
+
+
+def verdict_text(meets):
+    return {True: "pass", False: "MISS", None: "-"}[meets]
+
+
+def timing_text(result):
+    if "median_s" not in result:
+        return result["status"]
+    return f"{seconds_text(result['median_s'])} ({seconds_text(result['min_s'])}-{seconds_text(result['max_s'])})"
+
+
+def peer_text(result, unit):
+    return figure_text(result["figure"], unit) if "figure" in result else result["status"]
+
+
+def print_table(headers, rows):
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    for row in [headers, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def print_report(reports, peers):
+    print("\nTime per step: median (min-max); the figure is the ratio tinygrad_vg/numpy or us/op")
+    headers = ["case", "tinygrad_vg", "numpy", "vg/numpy", "us/op vg | numpy", "budget", ""] + list(peers)
+    rows = []
+    for report in reports:
+        engine, baseline = report["implementations"][ENGINE], report["implementations"][BASELINE]
+        unit = report["unit"]
+        per_op = (f"{engine['us_per_op']:.2f} | {baseline['us_per_op']:.2f}"
+                  if "us_per_op" in engine and "us_per_op" in baseline else "-")
+        rows.append([report["case"], timing_text(engine), timing_text(baseline),
+                     f"{engine['ratio']:.2f}x" if "ratio" in engine else "-", per_op,
+                     "<= " + figure_text(report["budget"], unit) if report["budget"] else "-",
+                     verdict_text(report["meets_budget"])]
+                    + [peer_text(report["implementations"][peer], unit) for peer in peers])
+    print_table(headers, rows)
+
+    print("\nPeak memory of one step (tracemalloc); kept = still allocated when the step returned")
+    headers = ["case", "peak vg", "peak numpy", "vg/numpy", "budget", "", "kept vg", "kept numpy"]
+    rows = []
+    for report in reports:
+        engine, baseline = report["implementations"][ENGINE], report["implementations"][BASELINE]
+        if report["memory_ratio"] is None:
+            continue
+        rows.append([report["case"], bytes_text(engine["peak_bytes"]), bytes_text(baseline["peak_bytes"]),
+                     f"{report['memory_ratio']:.2f}x",
+                     f"<= {report['memory_budget']:.2f}x" if report["memory_budget"] else "-",
+                     verdict_text(report["meets_memory_budget"]),
+                     bytes_text(engine["kept_bytes"]), bytes_text(baseline["kept_bytes"])])
+    print_table(headers, rows)
+
+    print("\nGradients checked against the hand-written numpy backward before timing:")
+    for report in reports:
+        checks = [f"{name} {result.get('grad_problem') or 'ok'}"
+                  for name, result in report["implementations"].items()
+                  if name != BASELINE and result["status"] == "ok"]
+        print(f"  {report['case']}: {', '.join(checks) or 'nothing to check'}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def blas_threads():
+    """A context pinning BLAS to one thread, and a sentence saying which BLAS that is."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ModuleNotFoundError:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        pinned = ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES)
+        return contextlib.nullcontext(), f"{blas['name']} {blas['version']}, pinned by {pinned}"
+    limits = threadpool_limits(limits=1)
+    pools = ", ".join(f"{p['internal_api']} {p['version']} ({p['num_threads']} thread)"
+                      for p in threadpool_info())
+    return limits, f"{pools}; pinned by threadpoolctl and {', '.join(THREAD_VARIABLES)}=1"
+
+
+def installed_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Time tinygrad_vg against hand-written numpy forward/backward (issue 6).",
+        epilog="BLAS is pinned to one thread; see the module docstring for the method.")
+    parser.add_argument("-w", "--workload", nargs="+", choices=["W1", "W2", "W3", "W4"],
+                        help="run only these workloads (default: all)")
+    parser.add_argument("-r", "--repeats", type=int,
+                        help="timed steps per implementation (default: 9 for most, fewer for big cases)")
+    parser.add_argument("--quick", action="store_true", help="reduced sizes: a smoke run of seconds")
+    parser.add_argument("--deep", action="store_true", help="also run W3 at 1,000,000 steps")
+    parser.add_argument("--no-peers", action="store_true", help="skip torch and autograd even if installed")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cases = [case for case in suite(args.quick, args.deep, args.repeats)
+             if args.workload is None or case.group in args.workload]
+    peers = () if args.no_peers else PEERS
+    limits, blas = blas_threads()
+    environment = {"python": platform.python_version(), "numpy": np.__version__, "blas": blas,
+                   "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
+                   "quick": args.quick,
+                   **{peer: installed_version(peer) for peer in PEERS}}
+    print(f"tinygrad_vg benchmarks: python {environment['python']}, numpy {environment['numpy']}, "
+          f"{environment['cpus']} cpus (load average {environment['load_average_at_start']:.1f}); peers: "
+          + ", ".join(f"{peer} {environment[peer]}" for peer in PEERS))
+    print(f"BLAS: {blas}")
+    if args.quick:
+        print("quick mode: reduced sizes, so the budgets (set for the full sizes) are only a guide")
+
+    reports = []
+    with limits:
+        for case in cases:
+            print(f"  running {case.workload.name} ...", flush=True)
+            reports.append(run_case(case, (BASELINE, ENGINE, *peers)))
+    print_report(reports, peers)
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({"environment": environment, "cases": reports}, indent=1))
+        print(f"\nwrote {args.json}")
+    failed = [f"{report['case']}: {name}"
+              for report in reports for name, result in report["implementations"].items()
+              if name in (BASELINE, ENGINE) and (result["status"] != "ok" or result.get("grad_problem"))]
+    if failed:
+        print("\nFAILED: " + "; ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Each benchmark workload at a tiny size: tinygrad_vg's gradients equal the hand-written numpy ones.
+
+The benchmarks time the two against each other; this is what makes that comparison fair (the same
+computation), and it checks the hand-written backward passes in benchmarks/workloads.py as well.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from workloads import (elementwise_chain, mlp, numpy_step, rnn, scalar_chain,  # noqa: E402
+                       tinygrad_vg_step)
+
+TINY = [mlp(depth=3, width=8, batch=4), mlp(depth=3, width=8, batch=4, dtype=np.float32),
+        elementwise_chain(n_ops=40, size=5), scalar_chain(steps=50), rnn(steps=5, hidden=6, batch=3, n_in=4)]
+# Both sides run the same float ops, up to the order of a few sums: a few ulps apart.
+RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+
+@pytest.mark.parametrize("workload", TINY, ids=lambda w: w.name)
+def test_engine_gradients_equal_hand_written_numpy(workload):
+    engine_step, baseline_step = tinygrad_vg_step(workload), numpy_step(workload)
+    for _ in range(2):      # the second step starts from the parameters the first SGD update left
+        got, want = engine_step(), baseline_step()
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=RTOL[w.dtype], atol=0)
+
+
+@pytest.mark.parametrize("workload", TINY, ids=lambda w: w.name)
+def test_hand_written_backward_matches_central_differences(workload):
+    """The baseline's own backward agrees with the slope of its loss, so it is a true reference."""
+    if workload.make()[0][0].dtype != np.float64:
+        pytest.skip("central differences need float64")
+    params, data = workload.make()
+    grads = workload.numpy_grads(params, data)
+    eps = 1e-6
+    rng = np.random.default_rng(0)
+    for p, g in zip(params, grads):
+        index = tuple(rng.integers(n) for n in p.shape)   # one random entry per parameter
+        original = p[index].copy()
+        p[index] = original + eps
+        up = workload.loss(params, data, np)
+        p[index] = original - eps
+        down = workload.loss(params, data, np)
+        p[index] = original
+        # central differences: error O(eps^2 * f''') ~ 1e-12, rounding ~ 1e-16 / eps ~ 1e-10
+        assert (up - down) / (2 * eps) == pytest.approx(g[index], rel=1e-5, abs=1e-9)
