@@ -63,14 +63,15 @@ def train(model, inputs, targets, steps, lr=0.1, momentum=0.0, loss_fn=mse_loss,
     """Full-batch training of `model` on (inputs, targets) for up to `steps` steps; returns a
     TrainingRecord. `optimizer` defaults to SGD(model.parameters(), lr, momentum). `clip`: a max
     global gradient norm (clip_grad_norm_). `on_step(step, record)` is called after each step (e.g.
-    for progress). Inputs and targets are cast to the dtype of the model's parameters, so a float32
+    for progress). Inputs and float targets are cast to the dtype of the model's parameters, so a float32
     model overflows where float32 does. If the model has `forward_with_outputs`, each of its outputs'
     norms is recorded; otherwise the model output's."""
     params = model.parameters()
     named = dict(model.named_parameters())
     dtype = params[0].dtype if params else np.float64
     x = inputs if isinstance(inputs, Tensor) else Tensor(inputs, dtype=dtype)
-    y = targets if isinstance(targets, Tensor) else Tensor(targets, dtype=dtype)
+    if not isinstance(targets, Tensor) and np.asarray(targets).dtype.kind == "f":
+        targets = Tensor(targets, dtype=dtype)     # class indices (integers) stay as they are
     optimizer = optimizer or SGD(params, lr, momentum)
     weighted = [(path, m.weight) for path, m in model.named_modules() if "weight" in m._parameters]
     with_outputs = hasattr(model, "forward_with_outputs")
@@ -85,7 +86,7 @@ def train(model, inputs, targets, steps, lr=0.1, momentum=0.0, loss_fn=mse_loss,
                 else:
                     out = model(x)
                     outputs = [out]
-                loss = loss_fn(out, y)
+                loss = loss_fn(out, targets)
                 if not np.isfinite(loss.data).all():   # only possible if the data itself is not finite
                     kind = "nan" if np.isnan(loss.data).any() else "inf"
                     record.halted = Halt(step, None, None, kind, "forward",
