@@ -104,12 +104,28 @@ def test_random_mode_catches_one_wrong_element():
     assert not gradcheck(wrong_exp, [np.array([0.1, 3.0, 0.2])], mode="random")
 
 
-@pytest.mark.parametrize("eps", [0.3, 1e-15])
-def test_bad_eps_makes_the_check_fail(eps):
-    # 0.3: truncation error of central differences ~ eps^2 f'''/6 ~ 1e-2 relative;
-    # 1e-15: rounding error ~ 1e-16 / eps ~ 1e-1 relative; both far beyond rtol = 1e-3.
+@pytest.mark.parametrize("eps", [0.3, 0.1])
+def test_too_large_an_eps_makes_the_check_fail(eps):
+    # truncation error of central differences ~ eps^2 f'''/6: 1.5e-2 and 1.7e-3 relative, beyond rtol = 1e-3
     assert not gradcheck(lambda a: a.exp(), [X], eps=eps)
     assert gradcheck(lambda a: a.exp(), [X])
+
+
+def test_too_small_an_eps_is_reported_as_unresolved():
+    # rounding error ~ 1e-16 |f| / eps = 1e-1 relative: the check can only be that coarse, and says so
+    report = gradcheck(lambda a: a.exp(), [X], eps=1e-15)
+    assert report.unresolved == report.checked == 9
+    assert "9 entries only checkable to finite-difference resolution" in str(report)
+    assert gradcheck(lambda a: a.exp(), [X]).unresolved == 0
+
+
+def test_jacobians_that_are_zero_up_to_rounding_pass():
+    # sum(softmax(x)) = 1: numeric ~ 1e-10 of rounding noise against analytic ~ 1e-17
+    report = gradcheck(lambda a: a.softmax().sum(), [np.zeros((2, 3))])
+    assert report and report.unresolved == 6
+    # a^b w.r.t. a is b a^(b-1) = 1e-200: (1 + 1e-6)^1e-200 rounds to 1, and the check says so
+    report = gradcheck(lambda a, b: a ** b, [np.array(1.0), np.array(1e-200)])
+    assert report and report.unresolved >= 1
 
 
 @pytest.mark.parametrize("chain, magnitude", [(vanishing_chain, 1e-35), (exploding_chain, 1e30)])
@@ -135,7 +151,9 @@ def test_a_constant_factor_changes_nothing_but_the_numbers(scale):
 
 def test_warns_when_inputs_are_not_float64():
     with pytest.warns(UserWarning, match="float64"):
-        gradcheck(lambda a: a * 2, [X.astype(np.float32)])
+        report = gradcheck(lambda a: a.exp(), [X.astype(np.float32)])
+    # float32 rounding (1e-7) over a step of 1e-6: nothing is resolved to rtol = 1e-3
+    assert report.unresolved == report.checked
 
 
 def test_leaves_the_callers_gradients_alone():

@@ -3,23 +3,27 @@
 What "close" means here. Each compared entry e (one element of a Jacobian in mode "full", one
 projection u^T J v in mode "random") passes when
 
-    |numeric_e - analytic_e| <= atol * scale + rtol * |numeric_e|
+    |numeric_e - analytic_e| <= atol * scale + rtol * |numeric_e| + resolution_e
 
-where `scale` is the magnitude of the Jacobian the entry belongs to: in mode "full" the largest
-|J| of that (output, input) block, taken over both the numeric and the analytic block; in mode
-"random" the size sum_j |u^T J|_j |v_j| the projection would have without cancellation (again the
-larger of both sides). Both terms are therefore relative: atol is a fraction of the block's largest
-entry and rtol a fraction of the entry itself. An absolute atol would pass any gradient of 1e-30,
-right or wrong, and fail every gradient of 1e30; with this definition multiplying a function by
-1e-30 or by 1e30 changes nothing but the printed numbers, and an entry that is 1% off fails at
-every scale.
+`scale` is the magnitude of the Jacobian the entry belongs to: in mode "full" the largest |J| of
+that (output, input) block, over both the numeric and the analytic block; in mode "random" the size
+sum_j |(u^T J)_j v_j| the projection would have without cancellation (the larger of both sides).
+So atol is a fraction of the block's largest entry and rtol a fraction of the entry itself: both
+are relative. An absolute atol would pass any gradient of 1e-30, right or wrong, and fail every
+gradient of 1e30; here multiplying fn by 1e-30 or 1e30 changes nothing but the printed numbers,
+and an entry 1% off fails at every scale.
+
+`resolution_e` is what finite differences can resolve at all: fn's outputs carry rounding error,
+taken as 100 ulps (of their dtype) of |f(x + step)| + |f(x - step)|, divided by the step. It too
+scales with fn, so it is no absolute floor; it only matters for a block far smaller than its
+outputs divided by the inputs (a^b w.r.t. a for b = 1e-200; a Jacobian that is 0 up to rounding,
+like that of sum(softmax(x))). Entries whose resolution exceeds the rest of the tolerance are
+counted in `report.unresolved` and named in the text: there the check is coarser than asked.
 
 The step for input element x_j is eps * max(1, |x_j|): absolute near zero, relative for large
-inputs, so x + step differs from x in the same leading digits whatever |x| is. Floating point is
-scale invariant, so tiny or huge *gradients* need nothing more; inputs whose own natural scale is
-far below 1 (x ~ 1e-30) should be rescaled inside fn, or a step of 1e-6 jumps over them. The
-numeric estimate has rounding error of about 1e-16 |f| / eps, so entries far below that relative to
-their output cannot be resolved: they show up as failures, never as silent passes.
+inputs, so x + step keeps the same leading digits as x whatever |x| is. Floating point is scale
+invariant, so tiny or huge *gradients* need nothing more; inputs whose own natural scale is far
+below 1 (x ~ 1e-30) should be rescaled inside fn, or a step of 1e-6 jumps over them.
 """
 import warnings
 
@@ -32,10 +36,12 @@ from .tensor import Tensor, no_grad
 class GradcheckReport:
     """Truthy iff every entry is within tolerance. The attributes describe the worst entry (largest
     error / tolerance): `output` and `input` are positions in fn's outputs and inputs; `index` is
-    (output element, input element) in mode "full" and the direction number in mode "random"."""
+    (output element, input element) in mode "full" and the direction number in mode "random".
+    `checked` counts the entries compared, `unresolved` those finite differences resolve only
+    coarsely (see the module docstring)."""
 
-    def __init__(self, mode, checked, worst=None):
-        self.mode, self.checked = mode, checked
+    def __init__(self, mode, checked, unresolved, worst=None):
+        self.mode, self.checked, self.unresolved = mode, checked, unresolved
         self.ratio, self.output, self.input, self.index = 0.0, None, None, None
         self.numeric = self.analytic = self.error = self.scale = self.tolerance = 0.0
         if worst is not None:
@@ -57,7 +63,9 @@ class GradcheckReport:
         return (f"gradcheck {verdict} ({self.mode}, {self.checked} entries); worst at {where}: "
                 f"numeric {self.numeric:.6g}, analytic {self.analytic:.6g}, error {self.error:.3g} "
                 f"= {self.relative_error:.3g} of the Jacobian scale {self.scale:.3g} "
-                f"(tolerance {self.tolerance:.3g}, error/tolerance {self.ratio:.3g})")
+                f"(tolerance {self.tolerance:.3g}, error/tolerance {self.ratio:.3g})"
+                + (f"; {self.unresolved} entries only checkable to finite-difference resolution, "
+                   "coarser than atol and rtol ask" if self.unresolved else ""))
 
 
 def as_outputs(result):
@@ -91,19 +99,27 @@ def perturbed(arrays, i, step):
             [minus if m == i else a for m, a in enumerate(arrays)], width)
 
 
-def compare(numeric, analytic, scale, atol, rtol):
-    """error / tolerance per entry; 0 where both agree exactly, inf where either is nan or inf."""
+def rounding(f_plus, f_minus):
+    """The rounding error assumed in each output of fn: 100 ulps of |f(x + step)| + |f(x - step)|."""
+    return 100 * np.finfo(np.result_type(f_plus, f_minus)).eps * (np.abs(f_plus) + np.abs(f_minus))
+
+
+def compare(numeric, analytic, scale, resolution, atol, rtol):
+    """error / tolerance per entry (0 where both agree exactly, inf where either is nan or inf),
+    error, tolerance, and whether finite differences resolve less than atol and rtol ask."""
     error = np.abs(numeric - analytic)
-    tolerance = atol * scale + rtol * np.abs(numeric)
+    asked = atol * scale + rtol * np.abs(numeric)
+    tolerance = asked + resolution
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(error == 0, 0.0, error / tolerance)
-    return np.nan_to_num(ratio, nan=np.inf, posinf=np.inf), error, tolerance
+    return np.nan_to_num(ratio, nan=np.inf, posinf=np.inf), error, tolerance, resolution > asked
 
 
 def full_check(fn, arrays, leaves, outputs, eps, atol, rtol):
     """Whole Jacobian blocks: one backward per output element (a one-hot cotangent) against one
     pair of evaluations per input element. Yields the worst entry of each (output, input) block."""
     numeric = {(k, i): np.zeros((out.size, x.size)) for k, out in enumerate(outputs) for i, x in enumerate(arrays)}
+    resolution = {block: np.zeros_like(N) for block, N in numeric.items()}
     for i, x in enumerate(arrays):
         for j in range(x.size):
             step = np.zeros(x.shape)
@@ -111,17 +127,18 @@ def full_check(fn, arrays, leaves, outputs, eps, atol, rtol):
             plus, minus, width = perturbed(arrays, i, step)
             for k, (f_plus, f_minus) in enumerate(zip(evaluate(fn, plus), evaluate(fn, minus))):
                 numeric[k, i][:, j] = (f_plus.astype(np.float64) - f_minus).ravel() / width.flat[j]
+                resolution[k, i][:, j] = rounding(f_plus, f_minus).ravel() / width.flat[j]
     for k, out in enumerate(outputs):
         rows = [pull_back(out, one_hot, leaves) for one_hot in np.eye(out.size)]
         for i, x in enumerate(arrays):
             N, A = numeric[k, i], np.array([row[i].ravel() for row in rows]).reshape(out.size, x.size)
             scale = max(np.abs(N).max(initial=0), np.abs(A).max(initial=0))
-            ratio, error, tolerance = compare(N, A, scale, atol, rtol)
+            ratio, error, tolerance, unresolved = compare(N, A, scale, resolution[k, i], atol, rtol)
             if ratio.size:
                 r, j = np.unravel_index(np.argmax(ratio), ratio.shape)
                 index = (np.unravel_index(r, out.shape), np.unravel_index(j, x.shape))
-                yield (ratio.size, ratio[r, j], k, i, tuple(tuple(map(int, at)) for at in index),
-                       N[r, j], A[r, j], error[r, j], scale, tolerance[r, j])
+                yield (ratio.size, int(unresolved.sum()), ratio[r, j], k, i,
+                       tuple(tuple(map(int, at)) for at in index), N[r, j], A[r, j], error[r, j], scale, tolerance[r, j])
 
 
 def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions):
@@ -131,16 +148,18 @@ def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions
     for n in range(n_directions):
         moves = [perturbed(arrays, i, rng.standard_normal(x.shape) * eps * np.maximum(1.0, np.abs(x)))
                  for i, x in enumerate(arrays)]
-        changes = [[f_plus.astype(np.float64) - f_minus for f_plus, f_minus in
+        changes = [[(f_plus.astype(np.float64) - f_minus, rounding(f_plus, f_minus)) for f_plus, f_minus in
                     zip(evaluate(fn, plus), evaluate(fn, minus))] for plus, minus, _ in moves]
         for k, out in enumerate(outputs):
             u = rng.standard_normal(out.shape)
             for i, (uJ, (_, _, width)) in enumerate(zip(pull_back(out, u, leaves), moves)):
-                terms_a, terms_n = uJ * width / (2 * eps), u * changes[i][k] / (2 * eps)
+                change, change_rounding = changes[i][k]
+                terms_a, terms_n = uJ * width / (2 * eps), u * change / (2 * eps)
                 A, N = terms_a.sum(), terms_n.sum()
                 scale = max(np.abs(terms_a).sum(), np.abs(terms_n).sum())
-                ratio, error, tolerance = compare(N, A, scale, atol, rtol)
-                yield 1, float(ratio), k, i, n, N, A, float(error), scale, float(tolerance)
+                resolution = (np.abs(u) * change_rounding).sum() / (2 * eps)
+                ratio, error, tolerance, unresolved = compare(N, A, scale, resolution, atol, rtol)
+                yield 1, int(unresolved), float(ratio), k, i, n, N, A, float(error), scale, float(tolerance)
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directions=4, seed=0):
@@ -170,5 +189,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directi
     finally:
         for node, grad in zip(captured, saved):
             node.grad = grad
-    worst = max(found, key=lambda entry: entry[1], default=None)
-    return GradcheckReport(mode, sum(entry[0] for entry in found), worst and worst[1:])
+    worst = max(found, key=lambda entry: entry[2], default=None)
+    return GradcheckReport(mode, sum(entry[0] for entry in found), sum(entry[1] for entry in found),
+                           worst and worst[2:])
