@@ -20,7 +20,8 @@ def test_special_values():
     assert log_bar(0.0, -3, 0) == "0"
     assert log_bar(math.nan, -3, 0) == "nan" and log_bar(None, -3, 0) == "nan"
     assert log_bar(math.inf, -3, 0, width=5) == "█████ inf"
-    assert log_bar(1e-9, -3, 0) == "" and log_bar(1e9, -3, 0, width=5) == "█████"   # clipped to the scale
+    # clipped to the scale
+    assert log_bar(1e-9, -3, 0) == "" and log_bar(1e9, -3, 0, width=5) == "█████"
 
 
 def test_decade_range_ignores_what_has_no_logarithm_and_is_never_empty():

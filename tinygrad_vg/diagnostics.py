@@ -107,7 +107,8 @@ class ChainReport:
     def table(self, bar_width=30):
         """The aligned per-layer table, with a log-scale bar of |dL/dh| per layer."""
         bars, (low, high) = plot.log_bars([r.grad_norm for r in self.layers], bar_width)
-        header = ["layer", "shape", "|h|", "|dL/dh|", "gain", "cumulative", "|dL/dW|", "sigma_max", "sigma_min"]
+        header = ["layer", "shape", "|h|", "|dL/dh|", "gain", "cumulative", "|dL/dW|",
+                  "sigma_max", "sigma_min"]
         rows = []
         for record, bar in zip(self.layers, bars):
             spectrum = record.jacobian_singular_values
@@ -183,7 +184,8 @@ def chain_report(layer_outputs, loss, weights=None, input=None, spectra_max_size
         records.append(LayerRecord(
             layer=l + 1, shape=tuple(h.shape), activation_norm=norm(h.data), grad_norm=grad_norms[l + 1],
             gain=gains[l], cumulative_gain=cumulative[l],
-            weight_grad_norm=norm(np.concatenate([g.ravel() for g in weight_grads])) if weight_grads else None,
+            weight_grad_norm=norm(np.concatenate([g.ravel() for g in weight_grads]))
+            if weight_grads else None,
             jacobian_singular_values=None if previous is None else
             singular_values(h, previous, spectra_max_size)))
 

@@ -71,7 +71,7 @@ def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None):
     edge_label(input, output, position) -> str labels each edge (default: its input position);
     values adds each node's value and gradient; highlight is a sequence of edges (input, output,
     position), e.g. a chain_rule path's, drawn in red. A graph of more than max_nodes nodes is drawn
-    summarised instead: one box per op kind with its count, one arrow per kind of edge.
+    summarised instead (no highlight): one box per op kind with its count, one arrow per kind of edge.
     """
     order = topological_order(root)
     if max_nodes is not None and len(order) > max_nodes:
@@ -81,8 +81,9 @@ def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None):
     marked_nodes = {end for edge in marked_edges for end in edge[:2]}
     red = ", color=red, fontcolor=red, penwidth=2.5"
     lines = ["digraph tinygrad_vg {", "  rankdir=LR;", "  node [shape=box];"]
-    lines += [f'  {ids[id(node)]} [label="{node_label(node, values)}"{red if id(node) in marked_nodes else ""}];'
-              for node in order]
+    for node in order:
+        style = red if id(node) in marked_nodes else ""
+        lines.append(f'  {ids[id(node)]} [label="{node_label(node, values)}"{style}];')
     for parent, node, i in edges(root):
         label = quote(edge_label(parent, node, i)) if edge_label else i
         style = red if (id(parent), id(node), i) in marked_edges else ""
