@@ -81,9 +81,9 @@ class Tensor:
 
         One reverse sweep over the topological order: when a node is reached, every node that used
         it has already sent its share, so its gradient is complete and can be passed on through its
-        op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` never shares
-        memory with another leaf's; an intermediate's may be a view of its neighbour's: read it, don't
-        write into it.
+        op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` is writable
+        and never shares memory with another leaf's; an intermediate's may be a view of its
+        neighbour's: read it, don't write into it.
         """
         if not self.requires_grad:
             raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require grad; "
@@ -105,7 +105,7 @@ class Tensor:
                 continue
             if node.op is None:
                 owner = id(g if g.base is None else g.base)
-                if owner in given_to_leaves:
+                if owner in given_to_leaves or not g.flags.writeable:   # shared, or a broadcast view
                     g = g.copy()
                 given_to_leaves.add(owner)
             node.grad = g if node.grad is None else node.grad + g
