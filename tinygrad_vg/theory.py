@@ -375,7 +375,11 @@ def overflow_layer(k, x, dtype, max_layers):
 
 
 class NonFinite(NamedTuple):
-    """Where the first non-finite value of one forward/backward pass appears."""
+    """Where the first non-finite value of one forward/backward pass appears.
+
+    phase "loss" is what detect_anomaly reports as phase "forward" with module None: the loss ops
+    (sub, mul, sum) run after the chain's last layer, outside its modules.
+    """
 
     phase: str         # "forward", "loss" or "backward"
     layer: int | None  # producing layer (1..L), None for the loss ops
