@@ -1,0 +1,284 @@
+"""Tensor: dtype rules, error messages, no_grad, backward's accumulation, reuse, depth and memory."""
+import gc
+import warnings
+import weakref
+
+import numpy as np
+import pytest
+
+import tinygrad_vg as tg
+from tinygrad_vg import Tensor, no_grad
+
+
+# ---- dtypes ----
+@pytest.mark.parametrize("data", [1.5, 2, True, [1, 2, 3], [[1.0, 2.0]], np.arange(3), np.array([True, False]),
+                                  np.arange(3, dtype=np.int8), np.array(2.0), np.float64(3.0)], ids=repr)
+def test_numbers_lists_bools_and_integers_become_float64(data):
+    t = Tensor(data)
+    assert t.dtype == np.float64
+    np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_data_keeps_its_dtype(dtype):
+    array = np.ones(3, dtype=dtype)
+    assert Tensor(array).dtype == dtype
+    assert Tensor(array).data is array                       # used as is, not copied
+    assert Tensor([1, 2], dtype=dtype).dtype == dtype
+
+
+@pytest.mark.parametrize("data, named", [(np.array([1 + 2j]), "complex"), (1j, "complex"),
+                                         (np.array([object()]), "object"), ("abc", "str"),
+                                         (np.array(["a", "b"]), "<U1")], ids=repr)
+def test_complex_object_and_string_data_are_type_errors(data, named):
+    with pytest.raises(TypeError, match=named):
+        Tensor(data)
+
+
+def test_a_non_float_dtype_argument_is_a_type_error():
+    with pytest.raises(TypeError, match="int64"):
+        Tensor([1.0], dtype=np.int64)
+
+
+FLOAT32_OPS = {
+    "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y,
+    "pow": lambda x, y: x ** y, "matmul": lambda x, y: x @ y.reshape(3, 1), "neg": lambda x, y: -x,
+    "exp": lambda x, y: x.exp(), "log": lambda x, y: x.log(), "sqrt": lambda x, y: x.sqrt(),
+    "tanh": lambda x, y: x.tanh(), "sigmoid": lambda x, y: x.sigmoid(), "relu": lambda x, y: x.relu(),
+    "abs": lambda x, y: x.abs(), "sum": lambda x, y: x.sum(axis=1), "mean": lambda x, y: x.mean(),
+    "max": lambda x, y: x.max(axis=0), "logsumexp": lambda x, y: x.logsumexp(axis=1),
+    "softmax": lambda x, y: x.softmax(), "log_softmax": lambda x, y: x.log_softmax(axis=0),
+    "reshape": lambda x, y: x.reshape(-1), "transpose": lambda x, y: x.T, "getitem": lambda x, y: x[[0, 0], 1:],
+    "broadcast_to": lambda x, y: x.broadcast_to((4, 2, 3)), "concatenate": lambda x, y: tg.concatenate([x, y.reshape(1, 3)]),
+    "stack": lambda x, y: tg.stack([x[0], y], axis=1), "maximum": lambda x, y: tg.maximum(x, y),
+    "where": lambda x, y: tg.where(x.data > 1, x, y),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT32_OPS)
+def test_float32_stays_float32_through_ops_and_gradients(name):
+    x = Tensor(np.array([[0.5, 1.5, 2.0], [1.0, 0.7, 1.2]], dtype=np.float32), requires_grad=True)
+    y = Tensor(np.array([1.1, 0.3, 0.9], dtype=np.float32), requires_grad=True)
+    out = FLOAT32_OPS[name](x, y)
+    assert out.dtype == np.float32
+    out.backward(np.ones(out.shape))
+    assert x.grad.dtype == np.float32
+    assert y.grad is None or y.grad.dtype == np.float32
+
+
+def test_mixed_float32_and_float64_follow_numpy_promotion():
+    x32 = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    x64 = Tensor(np.ones(3), requires_grad=True)
+    out = x32 * x64
+    assert out.dtype == np.result_type(np.float32, np.float64) == np.float64
+    out.sum().backward()
+    assert x32.grad.dtype == np.float32 and x64.grad.dtype == np.float64   # each gradient in its input's dtype
+    assert (x32 + np.ones(3)).dtype == np.float64                          # a float64 array promotes too
+    assert (np.ones(3, dtype=np.float32) + x64).dtype == np.float64
+
+
+@pytest.mark.parametrize("expression", [lambda t: t * 2, lambda t: 2.5 * t, lambda t: t + 1, lambda t: 1 - t,
+                                        lambda t: t / 3.0, lambda t: 3.0 / t, lambda t: t ** 2, lambda t: 2 ** t,
+                                        lambda t: tg.maximum(t, 0.5), lambda t: tg.where(t.data > 1, t, 0.0),
+                                        lambda t: t.mean()])
+def test_python_scalars_do_not_upcast_float32(expression):
+    assert expression(Tensor(np.array([1.0, 2.0], dtype=np.float32))).dtype == np.float32
+
+
+def test_ndarrays_on_either_side_give_tensors():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    for out in (np.ones(2) + t, t + np.ones(2), np.ones(2) * t, np.eye(2) @ t, t @ np.eye(2), np.ones(2) ** t):
+        assert isinstance(out, Tensor) and out.requires_grad
+
+
+# ---- the Tensor API ----
+def test_properties_item_numpy_detach_and_repr():
+    t = Tensor([[1.0, 2.0, 3.0]], requires_grad=True, name="w")
+    assert (t.shape, t.ndim, t.size, t.dtype) == ((1, 3), 2, 3, np.float64)
+    assert t.numpy() is t.data
+    assert Tensor([[4.0]]).item() == 4.0 and isinstance(Tensor(4.0).item(), float)
+    detached = (t * 2).detach()
+    assert not detached.requires_grad and detached.op is None and detached.inputs == ()
+    text = repr(t * 2)
+    assert text.startswith("Tensor(") and "requires_grad=True" in text and "op=mul" in text
+    assert "name='w'" in repr(t)
+
+
+# ---- error messages: the op, and the shapes or dtypes ----
+@pytest.mark.parametrize("make, error, pattern", [
+    (lambda: Tensor(np.ones((3, 4))) @ Tensor(np.ones((5, 2))), ValueError, r"matmul.*\(3, 4\).*\(5, 2\)"),
+    (lambda: Tensor(np.ones(3)) @ Tensor(np.ones(4)), ValueError, r"matmul.*\(3,\).*\(4,\)"),
+    (lambda: Tensor(2.0) @ Tensor(np.ones(2)), ValueError, r"matmul.*\(\).*\(2,\)"),
+    (lambda: Tensor(np.ones(3)) + Tensor(np.ones(4)), ValueError, r"add.*\(3,\).*\(4,\)"),
+    (lambda: Tensor(np.ones((2, 3))) * np.ones((3, 2)), ValueError, r"mul.*\(2, 3\).*\(3, 2\)"),
+    (lambda: tg.maximum(np.ones(2), Tensor(np.ones(3))), ValueError, r"maximum.*\(2,\).*\(3,\)"),
+    (lambda: Tensor(np.ones((2, 3))).reshape(4, 2), ValueError, r"reshape.*\(4, ?2\).*\(2, 3\)"),
+    (lambda: Tensor(np.ones((2, 3))).sum(axis=2), ValueError, r"sum.*axis 2.*\(2, 3\)"),
+    (lambda: Tensor(np.ones((2, 3))).max(axis=-3), ValueError, r"max.*axis -3.*\(2, 3\)"),
+    (lambda: Tensor(np.ones((2, 3))).softmax(axis=5), ValueError, r"logsumexp.*axis 5.*\(2, 3\)"),
+    (lambda: Tensor(np.ones((2, 3))).transpose(0, 2), ValueError, r"transpose.*\(2, 3\)"),
+    (lambda: Tensor(np.ones(3))[5], IndexError, r"getitem.*\(3,\)"),
+    (lambda: Tensor(np.ones(3)).broadcast_to((2, 4)), ValueError, r"broadcast_to.*\(3,\)"),
+    (lambda: tg.concatenate([Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))]), ValueError,
+     r"concatenate.*\(2, 3\).*\(2, 4\)"),
+    (lambda: tg.stack([Tensor(np.ones(2))], axis=3), ValueError, r"stack.*axis 3"),
+])
+def test_error_messages_name_the_op_and_the_shapes(make, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make()
+
+
+def test_backward_errors():
+    with pytest.raises(RuntimeError, match=r"backward.*does not require grad"):
+        (Tensor([1.0, 2.0]) * 2).sum().backward()
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"backward.*\(2, 3\).*grad="):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"backward.*\(3, 2\).*\(2, 3\)"):
+        (x * 2).backward(np.ones((3, 2)))
+    Tensor(np.ones((1, 1)), requires_grad=True).tanh().backward()   # one element: the implicit grad 1
+
+
+# ---- no_grad ----
+def test_no_grad_records_no_graph():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with no_grad():
+        y = (x * x).exp().sum()
+        with no_grad():
+            pass
+        z = x + 1                                     # still inside after a nested block ends
+    assert not y.requires_grad and y.op is None and y.inputs == ()
+    assert not z.requires_grad
+    assert (x * x).requires_grad                      # recording resumes afterwards
+    with pytest.raises(KeyError):
+        with no_grad():
+            raise KeyError("boom")
+    assert (x * 2).op.name == "mul"                   # and after an exception
+
+
+def test_constants_record_no_graph():
+    y = Tensor([1.0]) * Tensor([2.0])
+    assert not y.requires_grad and y.op is None and y.inputs == ()
+
+
+# ---- backward ----
+def test_gradients_accumulate_across_backward_calls():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 3).sum()
+    y.backward()
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0])
+    x.zero_grad()
+    assert x.grad is None
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_intermediates_keep_their_gradients():
+    x = Tensor([0.5, -1.0], requires_grad=True)
+    h = x * 2
+    y = h.tanh()
+    loss = y.sum()
+    loss.backward()
+    np.testing.assert_allclose(y.grad, [1.0, 1.0])
+    np.testing.assert_allclose(h.grad, 1 - np.tanh([1.0, -2.0]) ** 2)
+    np.testing.assert_allclose(x.grad, 2 * h.grad)
+    assert loss.grad == 1.0
+
+
+def test_constants_get_no_gradient():
+    x, c = Tensor([1.0], requires_grad=True), Tensor([5.0])
+    (x * c).sum().backward()
+    assert c.grad is None and x.grad == 5.0
+
+
+def test_leaves_never_share_gradient_memory():
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    y = a + b
+    y.backward(np.ones(3))
+    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    (a.sum() + b.sum()).backward()
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad *= 2                                      # leaf gradients are writable (optimizers and clipping)
+    np.testing.assert_array_equal(b.grad, np.ones(3))
+
+
+def test_backward_does_not_keep_the_callers_grad_array():
+    x = Tensor(np.ones(2), requires_grad=True)
+    seed = np.array([1.0, 2.0])
+    x.backward(seed)
+    seed[:] = 0
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+
+
+# ---- reuse and fan-out ----
+def test_reuse_b_equals_a_plus_a():
+    a = Tensor(3.0, requires_grad=True)
+    b = a + a
+    c = b + b
+    c.backward()
+    assert a.grad == 4.0 and b.grad == 2.0
+
+
+def test_x_times_x():
+    x = Tensor([3.0, -2.0], requires_grad=True)
+    (x * x).backward(np.ones(2))
+    np.testing.assert_array_equal(x.grad, [6.0, -4.0])
+
+
+def test_diamond():
+    # x -> a = 2x, b = tanh(x) -> out = a * b: d out / dx = 2 tanh(x) + 2x (1 - tanh(x)^2)
+    x = Tensor(0.7, requires_grad=True)
+    a, b = x * 2, x.tanh()
+    (a * b).backward()
+    assert x.grad == pytest.approx(2 * np.tanh(0.7) + 1.4 * (1 - np.tanh(0.7) ** 2))
+    assert a.grad == pytest.approx(np.tanh(0.7)) and b.grad == pytest.approx(1.4)
+
+
+# ---- numerics ----
+def test_log_of_zero_is_minus_inf_with_an_infinite_gradient():
+    x = Tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        y = x.log()
+        y.backward(np.ones(2))
+    assert y.data[0] == -np.inf and y.data[1] == 0.0
+    assert x.grad[0] == np.inf and x.grad[1] == 1.0
+
+
+@pytest.mark.parametrize("fn", [Tensor.sigmoid, Tensor.logsumexp, Tensor.softmax, Tensor.log_softmax,
+                                lambda t: t.logsumexp(axis=0, keepdims=True)])
+def test_stable_forms_stay_finite_at_large_magnitudes(fn):
+    x = Tensor([1000.0, -1000.0, 999.0, -998.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = fn(x)
+        out.backward(np.ones(out.shape))
+    assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(x.grad))
+
+
+def test_stable_values_at_large_magnitudes():
+    x = Tensor([1000.0, -1000.0, 999.0])
+    np.testing.assert_allclose(x.sigmoid().data, [1.0, 0.0, 1.0])
+    assert x.logsumexp().item() == pytest.approx(1000 + np.log(1 + np.exp(-1.0)))
+    np.testing.assert_allclose(x.softmax().data, [1 / (1 + np.exp(-1)), 0.0, np.exp(-1) / (1 + np.exp(-1))])
+
+
+# ---- depth and memory ----
+def test_a_chain_of_100000_ops_runs_backward_and_is_freed_without_gc():
+    depth = 100_000
+    x = Tensor(1.0, requires_grad=True)
+    h = x
+    for _ in range(depth):
+        h = h * 1.0
+    middle = weakref.ref(h.inputs[0].inputs[0])
+    h.backward()
+    assert x.grad == 1.0 and middle().grad == 1.0
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del h                                          # no reference cycles: refcounting frees it all
+        assert middle() is None
+    finally:
+        if was_enabled:
+            gc.enable()
