@@ -1,6 +1,9 @@
 """Log-scale charts in the terminal, with no dependency: one bar per value, its length proportional
-to log10(value) on a scale shared by all the bars, so equal steps in length are equal factors."""
+to log10(value) on a scale shared by all the bars, so equal steps in length are equal factors; and
+the same log-scale pictures as PNG files when matplotlib is installed (save_figure)."""
 import math
+
+import numpy as np
 
 EIGHTHS = " ▏▎▍▌▋▊▉"     # partial blocks: a bar's length is drawn to 1/8 of a character
 
@@ -37,3 +40,52 @@ def log_axis(low, high, width=40):
     """`1e-12 ... 1e+01` with the ends under a bar's empty and full positions."""
     left, right = f"1e{low:+03d}", f"1e{high:+03d}"
     return left + " " * max(width - len(left) - len(right), 1) + right
+
+
+INSTALL_HINT = 'PNG figures need matplotlib, which is not installed: pip install -e ".[plot]"'
+
+
+def log10_or_nan(values):
+    """log10 of each value as a float array, nan where it has none (zero, negative, inf, nan, None)."""
+    values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((values > 0) & np.isfinite(values), np.log10(values), np.nan)
+
+
+def save_figure(path, panels, title=None):
+    """Write side-by-side log-scale panels to `path` (PNG, or any format matplotlib knows by extension).
+
+    Each panel is a dict with "title", "xlabel", "ylabel" and either
+      "lines":   [{"label", "x", "y", "style"(optional, e.g. "--" or "o")}, ...], drawn on a log y axis;
+      "heatmap": rows of values (e.g. [step][layer]), drawn as log10 colours, row i at y = i.
+    Values without a logarithm (0, inf, nan, None) are left out of the picture rather than clipped.
+    matplotlib is imported here, only when a figure is asked for; without it this raises ImportError
+    with INSTALL_HINT."""
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError(INSTALL_HINT) from error
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        if "heatmap" in panel:
+            rows = panel["heatmap"]
+            image = ax.imshow(np.array([log10_or_nan(row) for row in rows]), aspect="auto", origin="lower",
+                              cmap="viridis", interpolation="nearest")
+            figure.colorbar(image, ax=ax, label="log10")
+        else:
+            for line in panel["lines"]:
+                ax.plot(line["x"], 10.0 ** log10_or_nan(line["y"]), line.get("style", "-"), label=line["label"])
+            ax.set_yscale("log")
+            ax.legend(fontsize="small")
+            ax.grid(True, which="major", alpha=0.3)
+        ax.set_title(panel.get("title", ""), fontsize="medium")
+        ax.set_xlabel(panel.get("xlabel", ""))
+        ax.set_ylabel(panel.get("ylabel", ""))
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
