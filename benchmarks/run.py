@@ -326,8 +326,10 @@ def main(argv=None):
     reports = []
     with limits:
         for case in cases:
-            print(f"  running {case.workload.name} ...", flush=True)
+            print(f"  {case.workload.name}: ", end="", flush=True)
             reports.append(run_case(case, (BASELINE, ENGINE, *peers), CLOCKS[args.clock]))
+            print(", ".join(f"{name} {timing_text(result)}"
+                            for name, result in reports[-1]["implementations"].items()))
     print_report(reports, peers, args.clock)
 
     if args.json:
