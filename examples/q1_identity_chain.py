@@ -71,20 +71,14 @@ for k in args.k:
         print(f"k={k:<4g} l={layer:<3} {plot.log_bar(measured[k][layer - 1], low, high, 40)}")
 
 if args.plot:
+    layers = list(range(1, args.depth + 1))
+    lines = []
+    for n, k in enumerate(args.k):
+        lines.append({"label": f"k={k:g} measured", "x": layers, "y": measured[k], "style": f"C{n}o"})
+        lines.append({"label": "k^(L-l) |dL/dh_L|", "x": layers, "y": predicted[k], "style": f"C{n}-"})
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('\n--plot needs matplotlib: pip install -e ".[plot]"')
-    else:
-        figure, axes = plt.subplots(figsize=(6, 4))
-        for k in args.k:
-            axes.semilogy(range(1, args.depth + 1), measured[k], "o", markersize=3, label=f"k={k:g} measured")
-            axes.semilogy(range(1, args.depth + 1), predicted[k], "-", color=axes.lines[-1].get_color(),
-                          label=f"k^(L-l) |dL/dh_L|")
-        axes.set(xlabel="layer l", ylabel="|dL/dh_l|", title=f"W = k I, {args.depth} layers")
-        axes.legend(fontsize=7)
-        figure.tight_layout()
-        figure.savefig(args.plot, dpi=120)
+        plot.save_figure(args.plot, [{"title": f"W = k I, {args.depth} layers", "xlabel": "layer l",
+                                      "ylabel": "|dL/dh_l|", "lines": lines}])
         print(f"\nwrote {args.plot}")
+    except ImportError as error:
+        print(f"\n{error}")

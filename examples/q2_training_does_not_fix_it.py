@@ -81,18 +81,14 @@ for layer in layers:
     print(f"layer {layer:>2} {bars[layer - 1]}")
 
 if args.plot:
+    panels = [{"title": "|dL/dW_l| during training (log10)", "xlabel": "training step",
+               "ylabel": "layer l - 1", "heatmap": grads.T},
+              {"title": "loss", "xlabel": "training step", "ylabel": "mean squared error",
+               "lines": [{"label": "training loss", "x": list(range(record.steps)), "y": record.loss},
+                         {"label": "best constant prediction", "x": [0, record.steps - 1],
+                          "y": [constant_loss, constant_loss], "style": "k--"}]}]
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('\n--plot needs matplotlib: pip install -e ".[plot]"')
-    else:
-        figure, axes = plt.subplots(figsize=(7, 4))
-        image = axes.imshow(np.log10(grads.T), aspect="auto", origin="lower", cmap="viridis",
-                            extent=(-0.5, record.steps - 0.5, 0.5, args.depth + 0.5))
-        figure.colorbar(image, label="log10 |dL/dW_l|")
-        axes.set(xlabel="training step", ylabel="layer l", title="weight-gradient norms during training")
-        figure.tight_layout()
-        figure.savefig(args.plot, dpi=120)
+        plot.save_figure(args.plot, panels)
         print(f"\nwrote {args.plot}")
+    except ImportError as error:
+        print(f"\n{error}")

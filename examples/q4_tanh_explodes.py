@@ -82,22 +82,16 @@ print("\nEvery |h| stays below 1, yet the gradient grows wherever chi_1 > 1: tan
 print("of the two factors of each layer's Jacobian, W^T diag(tanh').")
 
 if args.plot:
+    layers = list(range(1, args.depth + 1))
+    lines = []
+    for n, (sigma_w, grad_norms) in enumerate(per_layer.items()):
+        predicted = grad_norms[-1] * theory.grad_norm_ratios(
+            theory.backward_gains(sigma_w, args.sigma_b, args.depth, 1.0, "tanh"))
+        lines.append({"label": f"sigma_w={sigma_w:g} measured", "x": layers, "y": grad_norms, "style": f"C{n}o"})
+        lines.append({"label": "mean-field theory", "x": layers, "y": predicted, "style": f"C{n}-"})
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('\n--plot needs matplotlib: pip install -e ".[plot]"')
-    else:
-        figure, axes = plt.subplots(figsize=(6, 4))
-        layers = np.arange(1, args.depth + 1)
-        for sigma_w, grad_norms in per_layer.items():
-            predicted = grad_norms[-1] * theory.grad_norm_ratios(
-                theory.backward_gains(sigma_w, args.sigma_b, args.depth, 1.0, "tanh"))
-            axes.semilogy(layers, grad_norms, "o", markersize=3, label=f"sigma_w={sigma_w:g} measured")
-            axes.semilogy(layers, predicted, "-", color=axes.lines[-1].get_color(), label="mean-field theory")
-        axes.set(xlabel="layer l", ylabel="|dL/dh_l|", title=f"tanh chain, width {args.width} (seed 0)")
-        axes.legend(fontsize=7)
-        figure.tight_layout()
-        figure.savefig(args.plot, dpi=120)
+        plot.save_figure(args.plot, [{"title": f"tanh chain, width {args.width} (seed 0)", "xlabel": "layer l",
+                                      "ylabel": "|dL/dh_l|", "lines": lines}])
         print(f"\nwrote {args.plot}")
+    except ImportError as error:
+        print(f"\n{error}")

@@ -19,7 +19,7 @@ import argparse
 
 import numpy as np
 
-from tinygrad_vg import Tensor, theory
+from tinygrad_vg import Tensor, plot, theory
 from tinygrad_vg.nn import RNN, init, mse_loss
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,22 +82,17 @@ print("The measured ratio never exceeds the bound, and it grows or decays at the
 print("the single matrix's largest eigenvalue decides every long-range gradient.")
 
 if args.plot:
+    back = list(range(args.steps))
+    lines = []
+    for n, (r, (measured, _)) in enumerate(orthogonal.items()):
+        lines.append({"label": f"W = {r:g} Q measured", "x": back, "y": measured, "style": f"C{n}o"})
+        lines.append({"label": f"{r:g}^(T-t)", "x": back, "y": [r ** s for s in back], "style": f"C{n}-"})
+    lines.append({"label": "Gaussian W measured", "x": back, "y": ratios, "style": "k."})
+    lines.append({"label": "rho^(T-t)", "x": back, "y": [rho ** s for s in back], "style": "k-"})
+    lines.append({"label": "sigma_max^(T-t) bound", "x": back, "y": bound, "style": "k--"})
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('\n--plot needs matplotlib: pip install -e ".[plot]"')
-    else:
-        figure, axes = plt.subplots(figsize=(6, 4))
-        back = np.arange(args.steps)
-        for r, (measured, _) in orthogonal.items():
-            axes.semilogy(back, measured, "o", markersize=3, label=f"W = {r:g} Q measured")
-            axes.semilogy(back, r ** back, "-", color=axes.lines[-1].get_color(), label=f"{r:g}^(T-t)")
-        axes.semilogy(back, ratios, "s", markersize=3, label="Gaussian W measured")
-        axes.semilogy(back, bound, "--", color=axes.lines[-1].get_color(), label="sigma_max^(T-t) bound")
-        axes.set(xlabel="T - t (steps back)", ylabel="||dL/dh_t|| / ||dL/dh_T||", title="gradient through time")
-        axes.legend(fontsize=7)
-        figure.tight_layout()
-        figure.savefig(args.plot, dpi=120)
+        plot.save_figure(args.plot, [{"title": "gradient through time", "xlabel": "T - t (steps back)",
+                                      "ylabel": "||dL/dh_t|| / ||dL/dh_T||", "lines": lines}])
         print(f"\nwrote {args.plot}")
+    except ImportError as error:
+        print(f"\n{error}")
