@@ -14,15 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import chain_rule, plot
+from .optim import global_norm
 
 
 def norm(array):
-    """The Frobenius norm, without overflow or underflow: |x| = m |x / m| with m = max |x_i|."""
-    array = np.asarray(array, dtype=np.float64)
-    largest = float(np.max(np.abs(array))) if array.size else 0.0
-    if largest == 0 or not np.isfinite(largest):
-        return largest
-    return largest * float(np.linalg.norm(array / largest))
+    """The Frobenius norm of one array, without overflow or underflow (optim.global_norm)."""
+    return global_norm([np.asarray(array)])
 
 
 def ratio(top, bottom):
@@ -184,8 +181,7 @@ def chain_report(layer_outputs, loss, weights=None, input=None, spectra_max_size
         records.append(LayerRecord(
             layer=l + 1, shape=tuple(h.shape), activation_norm=norm(h.data), grad_norm=grad_norms[l + 1],
             gain=gains[l], cumulative_gain=cumulative[l],
-            weight_grad_norm=norm(np.concatenate([g.ravel() for g in weight_grads]))
-            if weight_grads else None,
+            weight_grad_norm=global_norm(weight_grads) if weight_grads else None,
             jacobian_singular_values=None if previous is None else
             singular_values(h, previous, spectra_max_size)))
 
