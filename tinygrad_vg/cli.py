@@ -463,10 +463,10 @@ def evaluate(node, variables):
     if isinstance(node, ast.Expression):
         return evaluate(node.body, variables)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        try:
-            return Tensor(float(node.value))
-        except OverflowError:
-            raise ExpressionError(f"the number {node.value} is too large for a float") from None
+        value = float(node.value) if abs(node.value) < 1e308 else math.inf
+        if not math.isfinite(value):
+            raise ExpressionError(f"the number {node.value} is too large for a float")
+        return Tensor(value)
     if isinstance(node, ast.Name):
         if node.id not in variables:
             known = ", ".join(variables) or "none"

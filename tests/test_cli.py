@@ -1,0 +1,326 @@
+"""The command line: every subcommand with small arguments, its JSON, its errors, and the tour."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_vg import cli, theory
+
+SMALL_CHAIN = ["--depth", "6", "--width", "4", "--batch", "3"]
+OVERFLOW = ["--init", "identity", "--activation", "linear", "--scale", "4", "--dtype", "float32",
+            "--depth", "80", "--width", "8", "--batch", "4"]
+
+
+def reject_constant(name):
+    raise AssertionError(f"bare {name} in the JSON output: not valid JSON")
+
+
+def run_json(capsys, argv):
+    """main(argv + --json): stdout must be exactly one strict JSON object (no bare NaN or Infinity)."""
+    assert cli.main([*argv, "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out, parse_constant=reject_constant)
+    assert isinstance(result, dict) and out.count("\n") == 1
+    return result
+
+
+# ---------------------------------------------------------------- chain
+
+def test_chain_prints_the_report_with_theory_beside_each_gain(capsys):
+    assert cli.main(["chain", *SMALL_CHAIN]) == 0
+    out = capsys.readouterr().out
+    assert "theory: mean-field" in out and "gain/theory" in out
+    rows = [line for line in out.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
+    assert [int(row.split()[0]) for row in rows] == list(range(1, 7))
+    assert "per-layer log10 gain" in out and "measured" in out
+
+
+def test_chain_json_has_one_entry_per_layer_and_the_documented_keys(capsys):
+    result = run_json(capsys, ["chain", *SMALL_CHAIN])
+    assert result["command"] == "chain" and result["config"]["depth"] == 6
+    assert {"loss", "layers", "theory", "log10_gain_per_layer", "end_to_end_ratio",
+            "predicted_end_to_end_ratio", "predicted_grad_norms"} <= set(result)
+    assert [layer["layer"] for layer in result["layers"]] == list(range(1, 7))
+    for layer in result["layers"]:
+        assert {"grad_norm", "weight_grad_norm", "gain", "predicted_gain", "activation_norm"} <= set(layer)
+        assert layer["grad_norm"] > 0 and layer["weight_grad_norm"] > 0
+    assert set(result["log10_gain_per_layer"]) == {"measured", "predicted"}
+
+
+@pytest.mark.parametrize("k", [0.9, 1.1])
+def test_identity_chain_measured_equals_the_exact_theory(capsys, k):
+    """W = k I, linear: every gain is exactly |k| and |dL/dh_l| = |k|^(L-l) |G|; only rounding differs
+    (about depth ulps through the repeated products, so 1e-12 relative is generous)."""
+    argv = ["chain", "--init", "identity", "--activation", "linear", "--scale", str(k), *SMALL_CHAIN]
+    result = run_json(capsys, argv)
+    config = {key: result["config"][key] for key in cli.CHAIN_KEYS}
+    _, x, target = cli.build_chain(config)
+    exact = theory.identity_chain(k, 6, x, target)
+    measured = [layer["grad_norm"] for layer in result["layers"]]
+    np.testing.assert_allclose(measured, exact.grad_norms, rtol=1e-12)
+    for layer in result["layers"]:
+        assert layer["predicted_gain"] == k
+        assert layer["gain"] == pytest.approx(k, rel=1e-12)
+    fit = result["log10_gain_per_layer"]
+    assert fit["measured"] == pytest.approx(math.log10(k), rel=1e-9)
+    assert fit["predicted"] == pytest.approx(math.log10(k), rel=1e-9)
+
+
+def test_he_initialisation_predicts_unit_gain_for_relu(capsys):
+    """He: Var(W) = 2/n and E[relu'^2] = 1/2, so sigma_w^2 E[phi'^2] = 1 at every layer."""
+    result = run_json(capsys, ["chain", "--activation", "relu", "--init", "he", *SMALL_CHAIN])
+    assert [layer["predicted_gain"] for layer in result["layers"]] == pytest.approx([1.0] * 6, rel=1e-12)
+
+
+@pytest.mark.parametrize("flags", [["--norm"], ["--residual"]])
+def test_chain_says_when_no_theory_applies(capsys, flags):
+    result = run_json(capsys, ["chain", *SMALL_CHAIN, *flags])
+    assert result["theory"].startswith("none")
+    assert all(layer["predicted_gain"] is None for layer in result["layers"])
+    assert result["log10_gain_per_layer"]["predicted"] is None
+    cli.main(["chain", *SMALL_CHAIN, *flags])
+    assert "theory: none" in capsys.readouterr().out
+
+
+def test_non_finite_values_are_strings_in_valid_json(capsys):
+    result = run_json(capsys, ["chain", *OVERFLOW])
+    encoded = {layer["grad_norm"] for layer in result["layers"]} | {layer["activation_norm"]
+                                                                     for layer in result["layers"]}
+    assert encoded & {"inf", "nan"}
+    assert all(isinstance(value, float) or value in ("inf", "-inf", "nan") for value in encoded)
+
+
+def test_json_ready_keeps_what_json_cannot_hold_as_strings():
+    data = {"a": math.inf, "b": np.float32("nan"), "c": np.arange(3), "d": [-np.inf, np.float64(2.5)],
+            "e": np.bool_(True), "f": None}
+    text = cli.to_json(data)
+    assert json.loads(text, parse_constant=reject_constant) == {
+        "a": "inf", "b": "nan", "c": [0, 1, 2], "d": ["-inf", 2.5], "e": True, "f": None}
+
+
+# ---------------------------------------------------------------- train
+
+def test_train_prints_the_per_step_story(capsys):
+    assert cli.main(["train", *SMALL_CHAIN, "--steps", "4", "--every", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "|dL/dW_1|" in out and "no halt: 4 steps" in out
+    steps = [int(line.split()[0]) for line in out.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
+    assert steps == [0, 2, 3]
+
+
+def test_train_json_without_a_halt(capsys):
+    result = run_json(capsys, ["train", *SMALL_CHAIN, "--steps", "3", "--clip", "0.5"])
+    assert result["halted"] is None and result["config"]["clip"] == 0.5
+    assert [entry["step"] for entry in result["steps"]] == [0, 1, 2]
+    for entry in result["steps"]:
+        assert {"loss", "grad_norm", "weight_grad_norms", "activation_norms"} <= set(entry)
+        assert len(entry["weight_grad_norms"]) == 6
+
+
+def test_overflowing_chain_halts_at_the_layer_theory_predicts(capsys):
+    """W = 4 I in float32: |h_l| = 4^l |x| passes float32's max at the layer theory.overflow_layer finds."""
+    result = run_json(capsys, ["train", *OVERFLOW, "--steps", "5"])
+    halted = result["halted"]
+    assert {"step", "module", "op", "kind", "phase"} <= set(halted)
+    config = {key: result["config"][key] for key in cli.CHAIN_KEYS}
+    _, x, _ = cli.build_chain(config)
+    layer = theory.overflow_layer(4.0, x, np.float32, 80)
+    assert layer is not None and layer < 80
+    assert halted == {**halted, "step": 0, "phase": "forward", "kind": "inf", "op": "matmul",
+                      "module": f"layers.{layer - 1} (Linear)", "layer": layer}
+    assert result["predicted_halt"] == {"step": 0, "phase": "forward", "layer": layer, "kind": "inf"}
+    assert result["steps"] == []
+    cli.main(["train", *OVERFLOW, "--steps", "5"])
+    out = capsys.readouterr().out
+    assert f"HALTED at step 0: matmul in layers.{layer - 1} (Linear)" in out and "the run agrees" in out
+
+
+# ---------------------------------------------------------------- rnn
+
+def test_rnn_gradient_through_time_respects_the_singular_value_bound(capsys):
+    result = run_json(capsys, ["rnn", "-T", "8", "--width", "6", "--batch", "2", "--scale", "1.3"])
+    assert [entry["t"] for entry in result["time_steps"]] == list(range(9))
+    # an orthogonal W times 1.3 has every eigenvalue and singular value of modulus 1.3
+    assert result["spectral_radius"] == pytest.approx(1.3, rel=1e-12)
+    assert result["largest_singular_value"] == pytest.approx(1.3, rel=1e-12)
+    for entry in result["time_steps"]:
+        # |dL/dh_t| <= |dL/dh_T| sigma_max^(T-t) since |tanh'| <= 1; 1e-12 covers the rounding
+        assert entry["grad_norm"] <= entry["bound"] * (1 + 1e-12)
+    assert set(result["log10_gain_per_step"]) == {"measured", "log10_spectral_radius", "log10_largest_singular_value"}
+
+
+def test_linear_regime_rnn_follows_the_spectral_radius(capsys):
+    """W = 0.5 I on a relu RNN: with positive pre-activations dh_t/dh_(t-1) is exactly 0.5 on the
+    active units, so the gradient halves per step back; here, measured per-step log-gain <= log10 rho."""
+    result = run_json(capsys, ["rnn", "-T", "6", "--width", "4", "--batch", "2", "--init", "identity",
+                               "--scale", "0.5", "--activation", "relu"])
+    fit = result["log10_gain_per_step"]
+    assert fit["log10_spectral_radius"] == pytest.approx(math.log10(0.5))
+    assert fit["measured"] <= fit["log10_spectral_radius"] + 1e-9
+
+
+def test_rnn_prints_the_table(capsys):
+    assert cli.main(["rnn", "-T", "5", "--width", "4", "--batch", "2", "--init", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "spectral radius rho" in out and "Pascanu" in out and "per-step log10 gain" in out
+
+
+# ---------------------------------------------------------------- paths
+
+def test_paths_of_the_issue_example(capsys):
+    assert cli.main(["paths", "tanh(x*w) * x", "--var", "x=1.5", "--var", "w=-0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "dy/dx: 2 path(s)" in out and "dy/dw: 1 path(s)" in out
+    result = run_json(capsys, ["paths", "tanh(x*w) * x", "--var", "x=1.5", "--var", "w=-0.5"])
+    x, w = 1.5, -0.5
+    assert result["value"] == pytest.approx(math.tanh(x * w) * x, rel=1e-15)
+    dx = result["gradients"]["x"]
+    assert len(dx["paths"]) == 2
+    # d/dx tanh(xw) x = w (1 - tanh^2(xw)) x + tanh(xw): one path each
+    assert sorted(p["product"] for p in dx["paths"]) == pytest.approx(
+        sorted([w * (1 - math.tanh(x * w) ** 2) * x, math.tanh(x * w)]), rel=1e-14)
+    assert dx["path_sum"] == pytest.approx(dx["backward"], rel=1e-14)
+    first = dx["paths"][0]["edges"][0]
+    assert set(first) == {"from", "op", "position", "to", "local_derivative"} and first["from"] == "x"
+
+
+@pytest.mark.parametrize("expression", [
+    "exp(x) / sqrt(y) + log(abs(x)) - sigmoid(x * y) ** 2 + relu(-y)",
+    "x * x * x - 2 * x / (1 + x ** 2)",
+    "tanh(tanh(tanh(x + y))) * y",
+    "3",
+    "y",
+])
+def test_path_sum_equals_backward(capsys, expression):
+    result = run_json(capsys, ["paths", expression, "--var", "x=0.7", "--var", "y=1.3"])
+    for gradient in result["gradients"].values():
+        # the same products summed in another order: a few ulps apart at most
+        assert gradient["path_sum"] == pytest.approx(gradient["backward"], rel=1e-13, abs=1e-15)
+
+
+LEAVES = st.sampled_from(["x", "y", "0.5", "2"])
+
+
+def expressions(depth=3):
+    """Random expressions over the whitelist, away from poles (no division, log or sqrt) and from
+    overflow (no exp of exp of exp)."""
+    if depth == 0:
+        return LEAVES
+    smaller = expressions(depth - 1)
+    return st.one_of(
+        LEAVES,
+        st.builds(lambda a, op, b: f"({a} {op} {b})", smaller, st.sampled_from(["+", "-", "*"]), smaller),
+        st.builds(lambda f, a: f"{f}({a})", st.sampled_from(["tanh", "sigmoid", "-"]), smaller))
+
+
+@given(expression=expressions(), x=st.floats(-1.5, 1.5), y=st.floats(-1.5, 1.5))
+def test_path_sum_equals_backward_on_random_expressions(expression, x, y):
+    result = cli.run_paths(expression, {"x": x, "y": y})
+    for gradient in result["gradients"].values():
+        # the same products summed in another order: values are O(10) at most, so 1e-12 is ~1e3 ulps
+        assert gradient["path_sum"] == pytest.approx(gradient["backward"], rel=1e-12, abs=1e-12)
+
+
+BAD_EXPRESSIONS = [
+    "__import__('os').system('true')", "x.real", "x[0]", "lambda: x", "open('f')", "x if y else y",
+    "x // 2", "x % 2", "x @ x", "z + 1", "exp(x, y)", "exp(x=1)", "exp()", "1 +", "True + x", "'a'",
+    "x == y", "(x, y)", "[x]", "exp(*x)", "f(x)", "x.exp()", "not x", "+x", "1e999999 * x",
+    "(" * 300 + "x" + ")" * 300, "x + " * 1000 + "x", "~x", "x; y", "y := x",
+]
+
+
+@pytest.mark.parametrize("expression", BAD_EXPRESSIONS)
+def test_bad_expressions_are_argument_errors_not_tracebacks(capsys, expression):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["paths", expression, "--var", "x=1", "--var", "y=2"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: cannot use the expression" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- arguments
+
+@pytest.mark.parametrize("argv", [
+    ["chain", "--depth", "0"], ["chain", "--depth", "abc"], ["chain", "--width", "-3"],
+    ["chain", "--activation", "softmax"], ["chain", "--init", "zeros"], ["chain", "--dtype", "float16"],
+    ["chain", "--sigma-w", "-1"], ["chain", "--scale", "nan"], ["chain", "--scale", "inf"],
+    ["train", "--lr", "-1"], ["train", "--clip", "0"], ["train", "--steps", "0"],
+    ["rnn", "--activation", "sigmoid"], ["rnn", "-T", "0"],
+    ["paths"], ["paths", "x", "--var", "x"], ["paths", "x", "--var", "1x=2"], ["paths", "x", "--var", "exp=1"],
+    ["paths", "x", "--var", "x=abc"], ["paths", "x", "--var", "x=1", "--var", "x=2"],
+    ["chain", "--plot", "/no/such/folder/figure.png"], ["frobnicate"], ["--json"],
+])
+def test_bad_arguments_exit_with_status_2(capsys, argv):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [[], ["tour"], ["chain"], ["train"], ["rnn"], ["paths"]])
+def test_every_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exit:
+        cli.main([*command, "--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: tinygrad-vg")
+    if command in (["chain"], ["train"]):
+        assert all(flag in out for flag in ("--depth", "--sigma-w", "--residual", "--dtype", "--json", "--plot"))
+
+
+# ---------------------------------------------------------------- plots
+
+PLOT_COMMANDS = [["chain", *SMALL_CHAIN], ["train", *SMALL_CHAIN, "--steps", "3"],
+                 ["rnn", "-T", "4", "--width", "3", "--batch", "2"], ["paths", "x * exp(x)", "--var", "x=1"]]
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)      # makes `import matplotlib` fail
+    figure = tmp_path / "chain.png"
+    assert cli.main(["chain", *SMALL_CHAIN, "--plot", str(figure)]) == 0
+    captured = capsys.readouterr()
+    assert 'pip install -e ".[plot]"' in captured.err and "chain:" in captured.out
+    assert not figure.exists()
+
+
+@pytest.mark.parametrize("argv", PLOT_COMMANDS)
+def test_plot_writes_a_png(capsys, tmp_path, argv):
+    pytest.importorskip("matplotlib")
+    figure = tmp_path / "figure.png"
+    assert cli.main([*argv, "--plot", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- the tour
+
+def test_tour_sections_with_small_arguments_are_json_ready_and_agree_with_theory():
+    identity = cli.tour_identity(depth=10)
+    assert all(run["max_relative_error"] < 1e-12 for run in identity["runs"])
+    training = cli.tour_training(depth=6, width=8, batch=16, steps=3)
+    assert len(training["loss"]) == 3 and len(training["first_layer_weight_grad"]) == 3
+    overflow = cli.tour_overflow()
+    assert overflow["halted"]["layer"] == overflow["predicted_layer"] is not None
+    assert overflow["unchecked_nonfinite_weight_grads"] > 0
+    tanh = cli.tour_tanh(depth=8, width=16)
+    assert [run["chi1"] < 1 for run in tanh["runs"]] == [True, False]
+    sections = {"identity": identity, "training": training, "overflow": overflow, "tanh": tanh}
+    json.loads(cli.to_json(sections), parse_constant=reject_constant)
+
+
+def test_python_dash_m_runs_the_tour():
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__))), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "tinygrad_vg"], capture_output=True, text=True, env=environment,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    for heading in ("1. Weights a bit smaller or larger", "2. Won't training fix", "3. Forward overflow",
+                    "4. tanh is bounded"):
+        assert heading in done.stdout
+    assert "as predicted" in done.stdout
