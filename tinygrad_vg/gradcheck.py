@@ -26,11 +26,15 @@ invariant, so tiny or huge *gradients* need nothing more; inputs whose own natur
 below 1 (x ~ 1e-30) should be rescaled inside fn, or a step of 1e-6 jumps over them.
 """
 import warnings
+from collections import namedtuple
 
 import numpy as np
 
 from . import graph
 from .tensor import Tensor, no_grad
+
+
+Entry = namedtuple("Entry", "ratio output input index numeric analytic error scale tolerance")
 
 
 class GradcheckReport:
@@ -45,8 +49,8 @@ class GradcheckReport:
         self.ratio, self.output, self.input, self.index = 0.0, None, None, None
         self.numeric = self.analytic = self.error = self.scale = self.tolerance = 0.0
         if worst is not None:
-            (self.ratio, self.output, self.input, self.index, self.numeric, self.analytic,
-             self.error, self.scale, self.tolerance) = worst
+            self.__dict__.update((name, value if name in ("output", "input", "index") else float(value))
+                                 for name, value in worst._asdict().items())
         self.passed = bool(self.ratio <= 1)
         self.relative_error = self.error / self.scale if self.scale else float(self.error != 0)
 
@@ -57,8 +61,8 @@ class GradcheckReport:
         verdict = "passed" if self.passed else "FAILED"
         if self.output is None:
             return f"gradcheck {verdict} ({self.mode}): nothing to compare"
-        where = (f"d output[{self.output}]{list(self.index[0])} / d input[{self.input}]{list(self.index[1])}"
-                 if self.mode == "full" else
+        where = (f"d output[{self.output}]{list(self.index[0])} / "
+                 f"d input[{self.input}]{list(self.index[1])}" if self.mode == "full" else
                  f"output {self.output}, input {self.input}, random direction {self.index}")
         return (f"gradcheck {verdict} ({self.mode}, {self.checked} entries); worst at {where}: "
                 f"numeric {self.numeric:.6g}, analytic {self.analytic:.6g}, error {self.error:.3g} "
@@ -118,7 +122,8 @@ def compare(numeric, analytic, scale, resolution, atol, rtol):
 def full_check(fn, arrays, leaves, outputs, eps, atol, rtol):
     """Whole Jacobian blocks: one backward per output element (a one-hot cotangent) against one
     pair of evaluations per input element. Yields the worst entry of each (output, input) block."""
-    numeric = {(k, i): np.zeros((out.size, x.size)) for k, out in enumerate(outputs) for i, x in enumerate(arrays)}
+    numeric = {(k, i): np.zeros((out.size, x.size))
+               for k, out in enumerate(outputs) for i, x in enumerate(arrays)}
     resolution = {block: np.zeros_like(N) for block, N in numeric.items()}
     for i, x in enumerate(arrays):
         for j in range(x.size):
@@ -137,8 +142,9 @@ def full_check(fn, arrays, leaves, outputs, eps, atol, rtol):
             if ratio.size:
                 r, j = np.unravel_index(np.argmax(ratio), ratio.shape)
                 index = (np.unravel_index(r, out.shape), np.unravel_index(j, x.shape))
-                yield (ratio.size, int(unresolved.sum()), ratio[r, j], k, i,
-                       tuple(tuple(map(int, at)) for at in index), N[r, j], A[r, j], error[r, j], scale, tolerance[r, j])
+                yield ratio.size, int(unresolved.sum()), Entry(
+                    ratio[r, j], k, i, tuple(tuple(map(int, at)) for at in index), N[r, j], A[r, j],
+                    error[r, j], scale, tolerance[r, j])
 
 
 def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions):
@@ -148,8 +154,9 @@ def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions
     for n in range(n_directions):
         moves = [perturbed(arrays, i, rng.standard_normal(x.shape) * eps * np.maximum(1.0, np.abs(x)))
                  for i, x in enumerate(arrays)]
-        changes = [[(f_plus.astype(np.float64) - f_minus, rounding(f_plus, f_minus)) for f_plus, f_minus in
-                    zip(evaluate(fn, plus), evaluate(fn, minus))] for plus, minus, _ in moves]
+        changes = [[(f_plus.astype(np.float64) - f_minus, rounding(f_plus, f_minus))
+                     for f_plus, f_minus in zip(evaluate(fn, plus), evaluate(fn, minus))]
+                    for plus, minus, _ in moves]
         for k, out in enumerate(outputs):
             u = rng.standard_normal(out.shape)
             for i, (uJ, (_, _, width)) in enumerate(zip(pull_back(out, u, leaves), moves)):
@@ -159,7 +166,7 @@ def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions
                 scale = max(np.abs(terms_a).sum(), np.abs(terms_n).sum())
                 resolution = (np.abs(u) * change_rounding).sum() / (2 * eps)
                 ratio, error, tolerance, unresolved = compare(N, A, scale, resolution, atol, rtol)
-                yield 1, int(unresolved), float(ratio), k, i, n, N, A, float(error), scale, float(tolerance)
+                yield 1, int(unresolved), Entry(ratio, k, i, n, N, A, error, scale, tolerance)
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directions=4, seed=0):
@@ -167,20 +174,21 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directi
 
     fn takes Tensors (one per input) and returns a Tensor or a tuple of Tensors. Every input is
     differentiated; constants belong in fn's closure. fn runs on fresh copies, so the inputs' .grad
-    is untouched; .grad of tensors fn captures (parameters) is restored afterwards. mode "full"
-    compares whole Jacobians; mode "random" compares n_directions random projections u^T J v
-    (drawn from `seed`), for inputs too large for that. See the module docstring for the tolerance.
+    is untouched; .grad of tensors fn captures (parameters, outside results) is restored afterwards.
+    mode "full" compares whole Jacobians; mode "random" compares n_directions random projections
+    u^T J v (drawn from `seed`), for inputs too large for that. The module docstring defines the
+    tolerance.
     """
     if mode not in ("full", "random"):
         raise ValueError(f"gradcheck: mode must be 'full' or 'random', got {mode!r}")
     arrays = [Tensor(x).data.copy() for x in inputs]
     if any(a.dtype != np.float64 for a in arrays):
-        warnings.warn(f"gradcheck: inputs of dtype {[str(a.dtype) for a in arrays]} are not all float64; "
-                      "finite differences need float64 and will disagree with backward", stacklevel=2)
+        warnings.warn(f"gradcheck: inputs of dtypes {[str(a.dtype) for a in arrays]} are not all float64; "
+                      "finite differences need float64 (see report.unresolved)", stacklevel=2)
     leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
     outputs = as_outputs(fn(*leaves))
     captured = [node for out in outputs for node in graph.nodes(out)
-                if node.op is None and node.requires_grad and not any(node is x for x in leaves)]
+                if node.requires_grad and not any(node is x for x in leaves)]
     saved = [node.grad for node in captured]
     try:
         found = list(full_check(fn, arrays, leaves, outputs, eps, atol, rtol) if mode == "full" else
@@ -189,6 +197,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directi
     finally:
         for node, grad in zip(captured, saved):
             node.grad = grad
-    worst = max(found, key=lambda entry: entry[2], default=None)
-    return GradcheckReport(mode, sum(entry[0] for entry in found), sum(entry[1] for entry in found),
-                           worst and worst[2:])
+    worst = max((entry for _, _, entry in found), key=lambda entry: entry.ratio, default=None)
+    return GradcheckReport(mode, sum(count for count, _, _ in found),
+                           sum(coarse for _, coarse, _ in found), worst)
