@@ -1,0 +1,134 @@
+"""Every example runs as a learner would run it (a subprocess, small arguments) and prints what it promises:
+measured beside predicted, agreeing to rounding where the theory is exact."""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+# One BLAS thread: these matrices are tiny, and a multithreaded BLAS on a busy machine makes them slow.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run(script, *args):
+    """The example's stdout; fails the test on a non-zero exit, with its stderr."""
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), *map(str, args)],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 0, f"{script} {args} exited {done.returncode}:\n{done.stderr}"
+    return done.stdout
+
+
+def numbers(line):
+    """The numbers printed on a line, as floats (not digits inside names such as dL/dh_1)."""
+    return [float(token) for token in re.findall(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]\d+)?(?![\w.])", line)]
+
+
+def test_there_is_one_example_per_question_and_one_on_gradient_checking():
+    names = {path.name for path in EXAMPLES}
+    assert {"gradient_check.py"} | {f"q{n}" for n in range(1, 7)} <= names | {name[:2] for name in names}
+
+
+@pytest.mark.parametrize("script", [path.name for path in EXAMPLES])
+def test_help_states_the_question(script):
+    out = run(script, "--help")
+    assert out.startswith("usage:") and "Short answer" in out
+
+
+@pytest.mark.parametrize("script, bad", [("q1_identity_chain.py", "--depth=0"), ("q4_tanh_explodes.py", "--burn-in=40"),
+                                         ("q3_overflow_halts_training.py", "--k=0.5")])
+def test_bad_arguments_are_an_argparse_error_not_a_traceback(script, bad):
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), bad],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_q1_identity_chain_matches_k_to_the_L_minus_l_to_rounding():
+    out = run("q1_identity_chain.py", "--depth", 12, "--width", 3, "--k", 0.5, 2)
+    difference = float(re.search(r"over all layers and k: (\S+)", out).group(1))
+    assert difference < 1e-13                      # a dozen float64 multiplications: ~12 ulps at most
+    rows = [line for line in out.splitlines() if line.startswith("  k = ") and "e" in line and "from" not in line]
+    for row in rows:                               # layer 1 / layer L: measured == k^(L-1)
+        measured, predicted = numbers(row)[-2:]
+        assert measured == pytest.approx(predicted, rel=1e-12)
+    assert len(rows) == 2
+
+
+def test_q2_shallow_layers_barely_move_and_their_gradients_stay_tiny():
+    out = run("q2_training_does_not_fix_it.py", "--depth", 8, "--width", 6, "--steps", 6)
+    measured, predicted = numbers(re.search(r"step 0: .*", out).group(0))[-2:]
+    assert measured < 1e-3 and predicted < 1e-3    # sigmoid: at most (1/4)^7 = 6e-5, give or take the width
+    ratio_row = next(line for line in out.splitlines() if line.startswith("1 / L"))
+    assert all(value < 1e-2 for value in numbers(ratio_row[len("1 / L"):]))   # every step, and how far the weights moved
+
+
+def test_q3_training_halts_where_theory_predicts():
+    out = run("q3_overflow_halts_training.py", "--k", 8, "--width", 4)
+    rows = [line for line in out.splitlines() if re.match(r"\s+\d+\s{2}", line)]
+    assert len(rows) >= 4 and all(row.rstrip().endswith("yes") for row in rows), out
+    assert "layers.42 (Linear), matmul, inf" in out          # 8^43 > float32's max, 8^42 is not
+    assert re.search(r"dL/dW_1 has 0 finite entries of 16 \(16 nan", out)
+
+
+def test_q4_measured_chi1_is_close_to_theory_on_both_sides_of_the_edge_of_chaos():
+    out = run("q4_tanh_explodes.py", "--depth", 16, "--burn-in", 4, "--width", 96, "--seeds", 2,
+              "--sigma-w", 0.8, 2.0)
+    rows = [line for line in out.splitlines() if re.match(r"\s+(0\.8|2)\s", line)]
+    assert len(rows) == 2
+    chi1 = []
+    for row in rows:
+        _, _, theory_chi1, measured_chi1, _, largest_h, _, _ = numbers(row)
+        # mean-field is exact as width -> infinity; at width 128 the deviation measured over seeds was
+        # <= 2%, and it shrinks like 1/width, so 8% at width 96 leaves room and still fails a wrong formula
+        assert measured_chi1 == pytest.approx(theory_chi1, rel=0.08)
+        assert largest_h <= 1.0
+        chi1.append(theory_chi1)
+    assert chi1[0] < 1 < chi1[1]
+
+
+def test_q5_orthogonal_recurrence_follows_r_to_the_s_and_the_bound_holds():
+    out = run("q5_rnn.py", "--steps", 13, "--hidden", 8, "--every", 4, "--radius", 0.8, 1.25)
+    lines = out.splitlines()
+    orthogonal = lines[lines.index(next(l for l in lines if l.startswith(" T-t"))) + 1:]
+    for row in orthogonal[:4]:                     # s = 0, 4, 8, 12
+        _, measured_a, predicted_a, measured_b, predicted_b = numbers(row)
+        # inputs of 1e-5 keep |h| < 1e-3, so the tanh' factors differ from 1 by < 1e-6 per step
+        assert measured_a == pytest.approx(predicted_a, rel=1e-4)
+        assert measured_b == pytest.approx(predicted_b, rel=1e-4)
+    gaussian_header = next(i for i, l in enumerate(lines) if "bound sigma_max^s" in l)
+    for row in lines[gaussian_header + 1: gaussian_header + 5]:
+        _, measured, _, _, bound = numbers(row)
+        assert measured <= bound * (1 + 1e-12)
+
+
+def test_q6_compares_eight_variants_and_clipping_leaves_the_ratio_unchanged():
+    out = run("q6_fixes.py", "--depth", 4, "--width", 8, "--steps", 2)
+    table = out.split("measured at step 0")[0]      # the log bars below repeat the names
+    rows = {line[:24].strip(): line[24:].split() for line in table.splitlines()
+            if line[:24].strip() in ("default init", "N(0, 3^2/n)", "N(0, 3^2/n) + clipping", "Glorot (xavier)",
+                                     "He", "orthogonal", "default + residual", "default + LayerNorm")}
+    assert len(rows) == 8
+    # clipping multiplies every gradient by one factor: the same ratios, to the printed digit
+    assert rows["N(0, 3^2/n)"][:3] == rows["N(0, 3^2/n) + clipping"][:3]
+    assert rows["default + LayerNorm"][1] == "-"
+
+
+def test_gradient_check_catches_the_wrong_vjp_at_1e_minus_30_where_an_absolute_tolerance_does_not():
+    out = run("gradient_check.py", "--depth", 30)
+    assert re.search(r"correct backward\s+\S+\s+\S+\s+passed\s+passed", out)
+    assert re.search(r"buggy first tanh\s+\S+\s+\S+\s+FAILED\s+passed", out)
+    assert "gradcheck FAILED" in out.split("2. ")[1].split("3. ")[0]
+
+
+def test_plot_writes_a_png_or_says_how_to_install_matplotlib(tmp_path):
+    figure = tmp_path / "q1.png"
+    out = run("q1_identity_chain.py", "--depth", 4, "--width", 2, "--plot", figure)
+    if importlib.util.find_spec("matplotlib") is None:
+        assert 'pip install -e ".[plot]"' in out and not figure.exists()
+    else:
+        assert figure.read_bytes().startswith(b"\x89PNG")
