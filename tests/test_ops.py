@@ -1,0 +1,355 @@
+"""Every op's forward against numpy and its vjp against central differences (gradcheck).
+
+Values are kept away from kinks and poles: relu and abs inputs, division and log/sqrt bases at
+least 0.25 from 0, max/maximum operands at least 1/8 apart. gradcheck's step is 1e-6, so no
+difference quotient straddles a kink, and its tolerances (1e-5 of the Jacobian's scale plus 1e-3
+of the entry) sit five orders of magnitude above the ~1e-10 error of central differences here.
+"""
+import itertools
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygrad_vg as tg
+from tinygrad_vg import Tensor, gradcheck, ops
+
+smooth = st.floats(-2, 2)
+positive = st.floats(0.25, 2)
+away_from_zero = st.floats(0.25, 2) | st.floats(-2, -0.25)
+# a grid of eighths: two draws are equal or at least 1/8 apart; maximum's other operand sits on
+# the grid shifted by 1/16, so it never ties with the first
+eighths = st.integers(-16, 16).map(lambda k: k / 8)
+shifted_eighths = eighths.map(lambda v: v + 1 / 16)
+shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
+nonempty_shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3)
+
+
+def arrays(shape, elements=smooth, unique=False):
+    return hnp.arrays(np.float64, shape, elements=elements, unique=unique)
+
+
+def check(fn, *inputs, **options):
+    report = gradcheck(fn, inputs, **options)
+    assert report, report
+
+
+def sigmoid_reference(x):
+    return 1 / (1 + np.exp(-x))
+
+
+UNARY = {
+    "neg": (lambda x: -x, np.negative, smooth),
+    "exp": (Tensor.exp, np.exp, smooth),
+    "log": (Tensor.log, np.log, positive),
+    "sqrt": (Tensor.sqrt, np.sqrt, positive),
+    "tanh": (Tensor.tanh, np.tanh, smooth),
+    "sigmoid": (Tensor.sigmoid, sigmoid_reference, smooth),
+    "relu": (Tensor.relu, lambda x: np.maximum(x, 0), away_from_zero),
+    "abs": (Tensor.abs, np.abs, away_from_zero),
+}
+
+
+@pytest.mark.parametrize("name", UNARY)
+@given(data=st.data())
+def test_unary(name, data):
+    fn, reference, elements = UNARY[name]
+    x = data.draw(arrays(shapes, elements))
+    y = fn(Tensor(x, requires_grad=True))
+    assert y.op.name == name and y.shape == x.shape
+    np.testing.assert_allclose(y.data, reference(x), rtol=1e-12)
+    check(fn, x)
+
+
+BINARY = {  # name: (function, numpy reference, elements of a, elements of b)
+    "add": (lambda a, b: a + b, np.add, smooth, smooth),
+    "sub": (lambda a, b: a - b, np.subtract, smooth, smooth),
+    "mul": (lambda a, b: a * b, np.multiply, smooth, smooth),
+    "div": (lambda a, b: a / b, np.divide, smooth, away_from_zero),
+    "pow": (lambda a, b: a ** b, np.power, positive, smooth),
+    "maximum": (tg.maximum, np.maximum, eighths, shifted_eighths),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(data=st.data())
+def test_binary_with_broadcasting(name, data):
+    fn, reference, a_elements, b_elements = BINARY[name]
+    a_shape, b_shape = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=2)).input_shapes
+    a, b = data.draw(arrays(a_shape, a_elements)), data.draw(arrays(b_shape, b_elements))
+    y = fn(Tensor(a, requires_grad=True), Tensor(b, requires_grad=True))
+    assert y.op.name == name
+    np.testing.assert_allclose(y.data, reference(a, b), rtol=1e-12)
+    check(fn, a, b)
+
+
+TABLE_SHAPES = [(), (4,), (3, 4), (1, 4), (2, 1, 4)]
+
+
+def where_with_fixed_mask(a, b):
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    return tg.where(np.arange(int(np.prod(shape))).reshape(shape) % 3 == 0, a, b)
+
+
+@pytest.mark.parametrize("name", [*BINARY, "where"])
+@pytest.mark.parametrize("a_shape, b_shape", itertools.product(TABLE_SHAPES, TABLE_SHAPES))
+def test_every_broadcasting_pair(name, a_shape, b_shape):
+    """Each pair of the shapes (), (4,), (3,4), (1,4), (2,1,4): gradients summed back to each shape."""
+    rng = np.random.default_rng(zlib.crc32(f"{name} {a_shape} {b_shape}".encode()))
+    a = rng.uniform(0.25, 2, a_shape) * rng.choice([-1, 1], a_shape) if name != "pow" else rng.uniform(0.25, 2, a_shape)
+    b = rng.uniform(0.25, 2, b_shape) * rng.choice([-1, 1], b_shape)
+    fn = where_with_fixed_mask if name == "where" else BINARY[name][0]
+    x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    out = fn(x, y)
+    assert out.shape == np.broadcast_shapes(a_shape, b_shape)
+    out.backward(np.ones(out.shape))
+    assert x.grad.shape == a_shape and y.grad.shape == b_shape
+    check(fn, a, b)
+
+
+def test_python_scalars_and_arrays_on_either_side():
+    x = np.array([0.5, 1.5, 2.0])
+    for fn in (lambda t: t + 2.0, lambda t: 2.0 + t, lambda t: t - 3, lambda t: 3 - t, lambda t: t * 2.5,
+               lambda t: 2.5 * t, lambda t: t / 4.0, lambda t: 4.0 / t, lambda t: t ** 3, lambda t: t ** 0.5,
+               lambda t: t ** -1.5, lambda t: 2.0 ** t, lambda t: np.array([1.0, 2.0, 3.0]) * t,
+               lambda t: t @ np.array([1.0, -2.0, 0.5]), lambda t: np.eye(3) @ t):
+        out = fn(Tensor(x, requires_grad=True))
+        assert isinstance(out, Tensor) and out.requires_grad
+        check(fn, x)
+
+
+@given(data=st.data())
+def test_pow_tensor_to_scalar_and_scalar_to_tensor(data):
+    x = data.draw(arrays(shapes, away_from_zero))
+    integer = data.draw(st.integers(-3, 3))
+    check(lambda t: t ** integer, x)                       # any base away from 0, integer exponent
+    exponent = data.draw(smooth)
+    check(lambda t: t.abs() ** exponent, x)                 # real exponent, positive base
+    base = data.draw(positive)
+    check(lambda t: base ** t, x)
+
+
+MATMUL_KINDS = ["1d@1d", "1d@2d", "2d@1d", "2d@2d", "batched", "1d@batched", "batched@1d"]
+
+
+@pytest.mark.parametrize("kind", MATMUL_KINDS)
+@given(data=st.data())
+def test_matmul(kind, data):
+    n, k, m = (data.draw(st.integers(1, 3)) for _ in range(3))
+    batch_a, batch_b = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=2)).input_shapes
+    a_shape, b_shape = {
+        "1d@1d": ((k,), (k,)), "1d@2d": ((k,), (k, m)), "2d@1d": ((n, k), (k,)), "2d@2d": ((n, k), (k, m)),
+        "batched": (batch_a + (n, k), batch_b + (k, m)), "1d@batched": ((k,), batch_b + (k, m)),
+        "batched@1d": (batch_a + (n, k), (k,))}[kind]
+    a, b = data.draw(arrays(a_shape)), data.draw(arrays(b_shape))
+    out = Tensor(a, requires_grad=True) @ Tensor(b, requires_grad=True)
+    assert out.op.name == "matmul"
+    np.testing.assert_allclose(out.data, a @ b, rtol=1e-12, atol=1e-12)
+    check(lambda a, b: a @ b, a, b)
+
+
+@st.composite
+def shape_and_axis(draw, values=smooth, unique=False):
+    """An array, an axis (None, an int, or a tuple; negative ones too) and keepdims."""
+    x = draw(arrays(nonempty_shapes, values, unique))
+    ndim = x.ndim
+    axis = draw(st.none() | st.integers(-ndim, ndim - 1)
+                | st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim,
+                           unique_by=lambda a: a % ndim).map(tuple))
+    return x, axis, draw(st.booleans())
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "logsumexp"])
+@given(case=shape_and_axis())
+def test_smooth_reductions(name, case):
+    x, axis, keepdims = case
+    reduce = getattr(Tensor, name)
+    reference = {"sum": np.sum, "mean": np.mean,
+                 "logsumexp": lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))}[name]
+    out = reduce(Tensor(x, requires_grad=True), axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(out.data, reference(x, axis=axis, keepdims=keepdims), rtol=1e-12, atol=1e-12)
+    check(lambda t: reduce(t, axis=axis, keepdims=keepdims), x)
+
+
+@given(case=shape_and_axis(values=eighths, unique=True))
+def test_max_without_ties(case):
+    x, axis, keepdims = case
+    out = Tensor(x, requires_grad=True).max(axis=axis, keepdims=keepdims)
+    assert out.op.name == "max"
+    np.testing.assert_array_equal(out.data, np.max(x, axis=axis, keepdims=keepdims))
+    check(lambda t: t.max(axis=axis, keepdims=keepdims), x)
+
+
+def test_reductions_of_a_scalar():
+    for reduce in (Tensor.sum, Tensor.mean, Tensor.max, Tensor.logsumexp):
+        check(reduce, np.array(0.7))
+
+
+def test_ties_share_the_gradient_equally():
+    x = Tensor([1.0, 3.0, 3.0, 2.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0, 0.5, 0.5, 0])
+    rows = Tensor([[5.0, 5.0, 5.0], [1.0, 2.0, 0.0]], requires_grad=True)
+    rows.max(axis=1).backward(np.array([3.0, 1.0]))
+    np.testing.assert_array_equal(rows.grad, [[1, 1, 1], [0, 1, 0]])
+    a, b = Tensor([1.0, 2.0, 3.0], requires_grad=True), Tensor([1.0, 0.0, 3.0], requires_grad=True)
+    tg.maximum(a, b).backward(np.ones(3))
+    np.testing.assert_array_equal(a.grad, [0.5, 1, 0.5])
+    np.testing.assert_array_equal(b.grad, [0.5, 0, 0.5])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(data=st.data())
+def test_softmax_and_log_softmax(name, data):
+    x = data.draw(arrays(nonempty_shapes))
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    fn = lambda t: getattr(t, name)(axis=axis)
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+    softmax = shifted / shifted.sum(axis=axis, keepdims=True)
+    out = fn(Tensor(x, requires_grad=True))
+    np.testing.assert_allclose(out.data, softmax if name == "softmax" else np.log(softmax), rtol=1e-10, atol=1e-14)
+    check(fn, x)
+
+
+@given(data=st.data())
+def test_reshape(data):
+    x = data.draw(arrays(shapes))
+    target = data.draw(st.sampled_from([(x.size,), (1, x.size), (x.size, 1), x.shape[::-1], (-1,), (-1, 1)]))
+    out = Tensor(x, requires_grad=True).reshape(target)
+    assert out.op.name == "reshape"
+    np.testing.assert_array_equal(out.data, x.reshape(target))
+    check(lambda t: t.reshape(*target), x)
+
+
+@given(data=st.data())
+def test_transpose_and_T(data):
+    x = data.draw(arrays(shapes))
+    axes = tuple(data.draw(st.permutations(range(x.ndim))))
+    np.testing.assert_array_equal(Tensor(x).transpose(axes).data, x.transpose(axes))
+    np.testing.assert_array_equal(Tensor(x).T.data, x.T)
+    np.testing.assert_array_equal(Tensor(x).transpose().data, x.transpose())
+    check(lambda t: t.transpose(*axes), x)
+    check(lambda t: t.T, x)
+
+
+@given(data=st.data())
+def test_broadcast_to(data):
+    target = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=2, max_side=3))
+    shape = data.draw(hnp.broadcastable_shapes(target, min_dims=0, max_dims=len(target), min_side=1))
+    x = data.draw(arrays(shape))
+    out = Tensor(x, requires_grad=True).broadcast_to(target)
+    assert out.shape == target and out.op.name == "broadcast_to"
+    check(lambda t: t.broadcast_to(target), x)
+
+
+GETITEM_INDICES = [
+    1, -1, (0, 2), (1, -1, 0), slice(1, 3), slice(None, None, -1), (slice(None), 1), (None, 0),
+    (Ellipsis, 1), (0, Ellipsis, None), (slice(None), None, slice(1, 3)), [0, 2, 2],
+    ([0, 1, 1], [3, 3, 0]), np.array([[0, 1], [2, 2]]), (slice(None), [1, 1, 3]), (Ellipsis, [0, 0]),
+]
+
+
+@pytest.mark.parametrize("index", GETITEM_INDICES, ids=repr)
+def test_getitem(index):
+    x = np.random.default_rng(0).standard_normal((3, 4, 2))
+    out = Tensor(x, requires_grad=True)[index]
+    assert out.op.name == "getitem"
+    np.testing.assert_array_equal(out.data, x[index])
+    check(lambda t: t[index], x)
+
+
+@given(data=st.data())
+def test_getitem_hypothesis_indices(data):
+    x = data.draw(arrays(nonempty_shapes))
+    index = data.draw(hnp.basic_indices(x.shape, allow_newaxis=True, allow_ellipsis=True)
+                      | hnp.integer_array_indices(x.shape))
+    np.testing.assert_array_equal(Tensor(x)[index].data, x[index])
+    check(lambda t: t[index], x)
+
+
+def test_repeated_indices_accumulate():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x[[0, 0, 2, 0]] * Tensor([1.0, 10.0, 100.0, 1000.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1011.0, 0.0, 100.0])
+    x.zero_grad()
+    x[Tensor([1, 1])].sum().backward()              # a Tensor of indices works too
+    np.testing.assert_array_equal(x.grad, [0.0, 2.0, 0.0])
+
+
+@given(data=st.data())
+def test_concatenate(data):
+    base = data.draw(nonempty_shapes)
+    axis = data.draw(st.integers(-len(base), len(base) - 1))
+    sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    parts = [data.draw(arrays(base[:axis % len(base)] + (n,) + base[axis % len(base) + 1:])) for n in sizes]
+    out = tg.concatenate([Tensor(p, requires_grad=True) for p in parts], axis=axis)
+    assert out.op.name == "concatenate"
+    np.testing.assert_array_equal(out.data, np.concatenate(parts, axis=axis))
+    check(lambda *ts: tg.concatenate(ts, axis=axis), *parts)
+
+
+@given(data=st.data())
+def test_stack(data):
+    shape = data.draw(shapes)
+    axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    parts = [data.draw(arrays(shape)) for _ in range(data.draw(st.integers(1, 3)))]
+    np.testing.assert_array_equal(tg.stack([Tensor(p) for p in parts], axis=axis).data, np.stack(parts, axis=axis))
+    check(lambda *ts: tg.stack(ts, axis=axis), *parts)
+
+
+@given(data=st.data())
+def test_where(data):
+    a_shape, b_shape, mask_shape = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=2)).input_shapes
+    a, b = data.draw(arrays(a_shape)), data.draw(arrays(b_shape))
+    mask = data.draw(hnp.arrays(bool, mask_shape))
+    out = tg.where(mask, Tensor(a, requires_grad=True), Tensor(b, requires_grad=True))
+    assert out.op.name == "where"
+    np.testing.assert_array_equal(out.data, np.where(mask, a, b))
+    check(lambda a, b: tg.where(mask, a, b), a, b)
+
+
+def test_unbroadcast_sums_leading_axes_then_size_one_axes():
+    g = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(ops.unbroadcast(g, (3, 1)), g.sum(axis=(0, 2))[:, None])
+    np.testing.assert_array_equal(ops.unbroadcast(g, ()), g.sum())
+    assert ops.unbroadcast(g, (2, 3, 4)) is g
+
+
+# ---- random compositions: hypothesis writes small programs over a pool of nodes ----
+SHAPE = (2, 3)
+MASK = np.array([[True, False, True], [False, False, True]])
+UNARY_STEPS = {   # each smooth everywhere and of bounded growth; shapes stay broadcastable to (2, 3)
+    "tanh": Tensor.tanh, "sigmoid": Tensor.sigmoid, "neg": Tensor.__neg__,
+    "exp_tanh": lambda x: x.tanh().exp(), "log1p_square": lambda x: (x * x + 1).log(),
+    "hypot": lambda x: (x * x + 1).sqrt(), "sum0": lambda x: x.sum(axis=0, keepdims=True),
+    "mean_last": lambda x: x.mean(axis=-1, keepdims=True), "lse": lambda x: x.logsumexp(axis=-1, keepdims=True),
+    "softmax": lambda x: x.broadcast_to(SHAPE).softmax(), "log_softmax": lambda x: x.log_softmax(axis=0),
+    "reshape": lambda x: x.reshape(-1).reshape(x.shape), "T.T": lambda x: x.T.T, "reverse": lambda x: x[..., ::-1],
+}
+BINARY_STEPS = {
+    "add": Tensor.__add__, "sub": Tensor.__sub__, "mul": Tensor.__mul__,
+    "div": lambda a, b: a / (b * b + 1), "pow": lambda a, b: (a * a + 1) ** b.tanh(),
+    "where": lambda a, b: tg.where(MASK, a, b),
+    "matmul": lambda a, b: a.broadcast_to(SHAPE) @ b.broadcast_to(SHAPE).T @ a.broadcast_to(SHAPE) * 0.25,
+    "concat_slice": lambda a, b: tg.concatenate([a.broadcast_to(SHAPE), b.broadcast_to(SHAPE)])[1:3],
+    "stack_sum": lambda a, b: tg.stack([a.broadcast_to(SHAPE), b.broadcast_to(SHAPE)], axis=-1).sum(axis=-1),
+}
+steps = st.lists(st.tuples(st.sampled_from(sorted(UNARY_STEPS) + sorted(BINARY_STEPS)),
+                           st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=7)
+
+
+def run_program(program, *inputs):
+    """Replay the program; each step reads any earlier node (reuse and fan-out). Two outputs."""
+    pool = list(inputs)
+    for name, first, second in program:
+        a, b = pool[first % len(pool)], pool[second % len(pool)]
+        pool.append(UNARY_STEPS[name](a) if name in UNARY_STEPS else BINARY_STEPS[name](a, b))
+    return pool[-1], pool[len(pool) // 2].sum()
+
+
+@given(program=steps, a=arrays(SHAPE), b=arrays((2, 1)), c=arrays((1, 3)))
+def test_random_compositions(program, a, b, c):
+    check(lambda *xs: run_program(program, *xs), a, b, c)
