@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import __version__, chain_rule, plot, theory
-from .diagnostics import chain_report, describe, norm
+from .diagnostics import chain_report, describe, norm, ratio
 from .nn import RNN, DeepChain
 from .nn.chain import initialise
 from .nn.losses import mse_loss
@@ -81,12 +81,12 @@ def table(header, rows, bars=None, axis=""):
     """Right-aligned columns two spaces apart, with an optional log bar after each row."""
     widths = [max(len(str(row[k])) for row in [header, *rows]) for k in range(len(header))]
 
-    def line(cells):
+    def cells_text(cells):
         return "  ".join(str(cell).rjust(width) for cell, width in zip(cells, widths))
 
-    lines = [line(header) + ("  " + axis if axis else "")]
+    lines = [cells_text(header) + ("  " + axis if axis else "")]
     for k, row in enumerate(rows):
-        lines.append((line(row) + ("  " + bars[k] if bars else "")).rstrip())
+        lines.append((cells_text(row) + ("  " + bars[k] if bars else "")).rstrip())
     return "\n".join(lines)
 
 
@@ -101,6 +101,9 @@ def write_figure(path, panels, title):
         plot.save_figure(path, panels, title)
     except ImportError as error:
         print(error, file=sys.stderr)
+        return
+    except OSError as error:
+        print(f"could not write {path}: {error}", file=sys.stderr)
         return
     print(f"wrote {path}", file=sys.stderr)
 
@@ -243,9 +246,9 @@ def print_chain(result):
     rows = []
     for record in layers:
         measured, predicted = record["gain"], record["predicted_gain"]
-        ratio = None if predicted is None or measured is None else measured / predicted
         rows.append([record["layer"], describe(record["activation_norm"]), describe(record["grad_norm"]),
-                     describe(measured, ".4f"), describe(predicted, ".4f"), describe(ratio, ".3f"),
+                     describe(measured, ".4f"), describe(predicted, ".4f"),
+                     describe(ratio(measured, predicted), ".3f"),
                      describe(record["weight_grad_norm"])])
     header = ["layer", "|h_l|", "|dL/dh_l|", "gain", "theory", "gain/theory", "|dL/dW_l|"]
     print(table(header, rows, bars, "|dL/dh_l| " + axis))
@@ -323,10 +326,9 @@ def story_rows(result, every):
         if entry["step"] % every and entry["step"] != len(steps) - 1:
             continue
         first, last = entry["weight_grad_norms"][0], entry["weight_grad_norms"][-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = float(np.float64(first) / np.float64(last))
         rows.append([entry["step"], describe(entry["loss"], ".5g"), describe(entry["grad_norm"]),
-                     describe(first), describe(last), describe(ratio), describe(entry["activation_norms"][-1])])
+                     describe(first), describe(last), describe(ratio(first, last)),
+                     describe(entry["activation_norms"][-1])])
     return rows
 
 
@@ -608,7 +610,7 @@ def tour_training(depth=16, width=32, batch=64, steps=TOUR_TRAINING_STEPS, lr=1.
             "first_layer_weight_grad": [row[0] for row in record.weight_grad_norms],
             "last_layer_weight_grad": [row[-1] for row in record.weight_grad_norms],
             "relative_weight_change": change,
-            "predicted_grad_ratio": product(gains[1:]),
+            "predicted_gains": gains, "predicted_grad_ratio": product(gains[1:]),
             "best_constant_loss": float(np.mean((target - target.mean(axis=0)) ** 2))}
 
 
@@ -617,15 +619,17 @@ def print_tour_training(section):
     depth, steps = config["depth"], config["steps"]
     print(f"2. Won't training fix the shallow layers? A sigmoid chain, {depth} layers of width {config['width']},"
           f" W ~ N(0, 1/n), SGD lr {config['lr']:g} for {steps} steps.")
-    print(f"   sigmoid' <= 1/4: theory's gain per layer is {10 ** (math.log10(section['predicted_grad_ratio']) / (depth - 1)):.3f}, "
+    typical_gain = product(section["predicted_gains"][1:]) ** (1 / max(depth - 1, 1))
+    print(f"   sigmoid' <= 1/4: theory's gain per layer is ~{typical_gain:.3f}, "
           f"so |dL/dh_1| / |dL/dh_L| = {section['predicted_grad_ratio']:.2e} at the start.")
     first, last, loss = section["first_layer_weight_grad"], section["last_layer_weight_grad"], section["loss"]
     shown = sorted({0, *range(0, steps, max(1, steps // 5)), steps - 1})
-    rows = [[s, f"{loss[s]:.5f}", describe(first[s]), describe(last[s]), describe(first[s] / last[s])] for s in shown]
+    rows = [[s, f"{loss[s]:.5f}", describe(first[s]), describe(last[s]), describe(ratio(first[s], last[s]))]
+            for s in shown]
     print(indent(table(["step", "loss", "|dL/dW_1|", f"|dL/dW_{depth}|", "ratio"], rows)))
     change = section["relative_weight_change"]
     print(f"   After {steps} steps W_1 moved by {change[0]:.1e} of itself and W_{depth} by {change[-1]:.2f}: the deep"
-          f" layers learn, the shallow ones stay frozen,\n   and the ratio stays ~{first[-1] / last[-1]:.0e}: "
+          f" layers learn, the shallow ones stay frozen,\n   and the ratio stays ~{ratio(first[-1], last[-1]):.0e}: "
           "training does not repair it. What the top layers learn is a constant: the forward signal of x\n"
           "   shrinks by the same ~1/4 per layer, so the loss creeps from "
           f"{loss[0]:.4f} to {loss[-1]:.4f}, towards {section['best_constant_loss']:.4f}, the loss of predicting "
@@ -689,8 +693,8 @@ def tour_tanh(sigma_ws=(1.0, 2.5), sigma_b=0.3, depth=30, width=256):
 def print_tour_tanh(section):
     print(f"4. tanh is bounded and tanh' <= 1, yet: W ~ N(0, sigma_w^2/n), b ~ N(0, {section['sigma_b']:g}^2), "
           f"{section['depth']} layers of width {section['width']}.")
-    print("   Each layer multiplies the gradient by diag(tanh'(z)) W^T: tanh' <= 1 shrinks, but W^T stretches by ~sigma_w."
-          "\n   Mean field: |dL/dh|^2 changes by chi_1 = sigma_w^2 E[tanh'(z)^2] per layer, z ~ N(0, q*).")
+    print("   Each layer multiplies the gradient by diag(tanh'(z)) W^T: tanh' <= 1 shrinks, but W^T stretches by"
+          " ~sigma_w.\n   Mean field: |dL/dh|^2 changes by chi_1 = sigma_w^2 E[tanh'(z)^2] per layer, z ~ N(0, q*).")
     rows = [[f"{run['sigma_w']:g}", f"{run['chi1']:.4f}", f"{run['measured_chi1']:.4f}",
              f"{run['rms_activation']:.3f}", describe(run["end_to_end_ratio"]),
              describe(run["predicted_end_to_end_ratio"])] for run in section["runs"]]
@@ -760,7 +764,8 @@ def number(text, convert=float):
     try:
         value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a {'whole ' if convert is int else ''}number, got {text!r}") from None
+        kind = "whole number" if convert is int else "number"
+        raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
@@ -845,14 +850,16 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     output = output_flags()
     command_parsers = {}
-    command_parsers["tour"] = commands.add_parser("tour", parents=[output], help="questions 1-4 with real runs (the default)",
-                        description="The tour: four questions about vanishing and exploding gradients, each "
-                                    "answered by a real run printed beside theory's number.")
-    command_parsers["chain"] = commands.add_parser("chain", parents=[chain_flags(50, 64, 16, "tanh", "normal", 1.0, 1.5, 0.1), output],
-                        help="one forward/backward: per-layer report with theory's gains",
-                        description="One forward/backward through a deep chain (loss mean((h_L - y)^2), "
-                                    "y = tanh(x A^T)): the per-layer report with theory's predicted gain beside "
-                                    "each measured gain, and the fitted per-layer log-gain.")
+    command_parsers["tour"] = commands.add_parser(
+        "tour", parents=[output], help="questions 1-4 with real runs (the default)",
+        description="The tour: four questions about vanishing and exploding gradients, each "
+                    "answered by a real run printed beside theory's number.")
+    command_parsers["chain"] = commands.add_parser(
+        "chain", parents=[chain_flags(50, 64, 16, "tanh", "normal", 1.0, 1.5, 0.1), output],
+        help="one forward/backward: per-layer report with theory's gains",
+        description="One forward/backward through a deep chain (loss mean((h_L - y)^2), "
+                    "y = tanh(x A^T)): the per-layer report with theory's predicted gain beside "
+                    "each measured gain, and the fitted per-layer log-gain.")
     train_parser = command_parsers["train"] = commands.add_parser(
         "train", parents=[chain_flags(30, 32, 32, "tanh", "normal", 1.0, 1.5, 0.1), output],
         help="train a chain; the per-step story and where it halts",
@@ -901,8 +908,6 @@ def main(argv=None):
     parser, command_parsers = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv or ["tour"])
-    if args.command is None:
-        parser.error("choose a command (or none, for the tour)")
     command_parser = command_parsers[args.command]
     if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
         command_parser.error(f"--plot: the folder of {args.plot} does not exist")
