@@ -74,8 +74,9 @@ def test_leaves_have_no_op_and_no_inputs():
 def test_walks_are_iterative_at_depth_100000():
     # graph.py is duck-typed: anything with .inputs and .op is a node; these are cheaper than Tensors
     first = node = SimpleNamespace(inputs=(), op=None)
+    tanh = SimpleNamespace(name="tanh")
     for _ in range(100_000):
-        node = SimpleNamespace(inputs=(node,), op=SimpleNamespace(name="tanh"))
+        node = SimpleNamespace(inputs=(node,), op=tanh)
     order = graph.topological_order(node)
     assert len(order) == 100_001 and order[0] is first and order[-1] is node
     assert len(graph.edges(node)) == 100_000
