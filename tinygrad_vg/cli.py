@@ -373,7 +373,7 @@ def plot_train(result, path):
     write_figure(path, [
         {"title": "loss", "xlabel": "step", "ylabel": "loss",
          "lines": [line("loss", steps, [entry["loss"] for entry in result["steps"]])]},
-        {"title": "log10 |dL/dW_l|", "xlabel": "layer l - 1", "ylabel": "step",
+        {"title": "log10 |dL/dW_l|", "xlabel": "layer l", "ylabel": "step", "x0": 1,
          "heatmap": [entry["weight_grad_norms"] for entry in result["steps"]]},
     ], describe_config(result["config"]))
 
@@ -588,10 +588,11 @@ def print_tour_identity(section):
     for run in section["runs"]:
         measured = run["fit"]["measured"]
         print(f"   k = {run['k']:g}: |dL/dh_1| / |dL/dh_L| = {run['grad_norms'][0] / run['grad_norms'][-1]:.4g}"
-              f" (k^{depth - 1} = {run['k'] ** (depth - 1):.4g}); fitted factor per layer "
-              f"{10 ** measured:.6f}; largest relative error vs theory {run['max_relative_error']:.1e}")
-    print("   The per-layer factor is tiny; compounded over L layers it is k^L. (|dL/dW_l| is the same at every"
-          " layer here:\n   h_(l-1) = k^(l-1) x grows exactly as dL/dh_l shrinks - it is small everywhere when k < 1.)")
+              f" (k^{depth - 1} = {run['k'] ** (depth - 1):.4g}), fitted factor per layer "
+              f"{10 ** measured:.6f}, worst relative error {run['max_relative_error']:.1e}")
+    print("   A factor of 0.9 or 1.1 per layer looks harmless; it compounds to k^(L-1) over the chain, and deeper\n"
+          "   chains compound further. (|dL/dW_l| = k^(L-1) |G^T x| is the same at every layer here:\n"
+          "   h_(l-1) = k^(l-1) x grows exactly as dL/dh_l shrinks, so with k < 1 every weight gradient is small.)")
 
 
 TOUR_TRAINING_STEPS = 80
@@ -628,12 +629,12 @@ def print_tour_training(section):
             for s in shown]
     print(indent(table(["step", "loss", "|dL/dW_1|", f"|dL/dW_{depth}|", "ratio"], rows)))
     change = section["relative_weight_change"]
+    worst = max(ratio(a, b) for a, b in zip(first, last))
     print(f"   After {steps} steps W_1 moved by {change[0]:.1e} of itself and W_{depth} by {change[-1]:.2f}: the deep"
-          f" layers learn, the shallow ones stay frozen,\n   and the ratio stays ~{ratio(first[-1], last[-1]):.0e}: "
-          "training does not repair it. What the top layers learn is a constant: the forward signal of x\n"
-          "   shrinks by the same ~1/4 per layer, so the loss creeps from "
-          f"{loss[0]:.4f} to {loss[-1]:.4f}, towards {section['best_constant_loss']:.4f}, the loss of predicting "
-          "the targets' mean and ignoring x.")
+          f" layers learn,\n   the shallow ones stay frozen, and the ratio never rises above {worst:.0e}: training"
+          " does not repair it.\n   What the top layers learn is a constant: the forward signal of x shrinks by the"
+          f" same ~1/4 per layer,\n   so the loss creeps from {loss[0]:.4f} to {loss[-1]:.4f}, towards "
+          f"{section['best_constant_loss']:.4f}, the loss of predicting the targets' mean and ignoring x.")
 
 
 def tour_overflow(depth=80, scale=4.0, steps=5):
@@ -656,16 +657,16 @@ def print_tour_overflow(section):
     config, halted, predicted = section["config"], section["halted"], section["predicted_layer"]
     depth, k = config["depth"], config["scale"]
     print(f"3. Forward overflow: W = {k:g} I in float32, {depth} layers. |h_l| = {k:g}^l |x| passes float32's "
-          f"max {section['float32_max']:.3g} at layer {predicted} (theory.overflow_layer).")
+          f"max {section['float32_max']:.3g}\n   at layer {predicted} (theory.overflow_layer).")
     if halted is None:
         print("   the run did not halt (unexpected)")
     else:
         print(f"   training halted at {describe_halt(halted)}"
               f"{' - as predicted' if halted['layer'] == predicted else ' - NOT the predicted layer'}.")
     print(f"   Unchecked, the same step gives loss {section['unchecked_loss']} and non-finite dL/dW in "
-          f"{section['unchecked_nonfinite_weight_grads']} of {depth} layers: dL/dW_l = (dL/dz_l)^T h_(l-1) and "
-          f"dL/dz_l\n   both come from inf activations (inf - inf, 0 * inf = nan), so one SGD step makes those "
-          "weights nan for good. Backward cannot fix what forward destroyed.")
+          f"{section['unchecked_nonfinite_weight_grads']} of {depth} layers:\n   dL/dW_l = (dL/dz_l)^T h_(l-1), "
+          "and both factors come from the inf activations (inf - inf, 0 * inf = nan),\n   so one SGD step makes"
+          " those weights nan for good. Backward cannot fix what forward destroyed.")
 
 
 def tour_tanh(sigma_ws=(1.0, 2.5), sigma_b=0.3, depth=30, width=256):

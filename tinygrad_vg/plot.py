@@ -57,7 +57,8 @@ def save_figure(path, panels, title=None):
 
     Each panel is a dict with "title", "xlabel", "ylabel" and either
       "lines":   [{"label", "x", "y", "style"(optional, e.g. "--" or "o")}, ...], drawn on a log y axis;
-      "heatmap": rows of values (e.g. [step][layer]), drawn as log10 colours, row i at y = i.
+      "heatmap": rows of values (e.g. [step][layer]), drawn as log10 colours, row i at y = i and
+                 column j at x = j + "x0" (optional, default 0: e.g. 1 for layers numbered from 1).
     Values without a logarithm (0, inf, nan, None) are left out of the picture rather than clipped.
     matplotlib is imported here, only when a figure is asked for; without it this raises ImportError
     with INSTALL_HINT."""
@@ -71,15 +72,17 @@ def save_figure(path, panels, title=None):
     figure, axes = pyplot.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         if "heatmap" in panel:
-            rows = panel["heatmap"]
-            image = ax.imshow(np.array([log10_or_nan(row) for row in rows]), aspect="auto", origin="lower",
-                              cmap="viridis", interpolation="nearest")
+            colours = np.array([log10_or_nan(row) for row in panel["heatmap"]])
+            x0 = panel.get("x0", 0)
+            extent = (x0 - 0.5, x0 + colours.shape[1] - 0.5, -0.5, colours.shape[0] - 0.5)
+            image = ax.imshow(colours, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
+                              extent=extent)
             figure.colorbar(image, ax=ax, label="log10")
         else:
             for line in panel["lines"]:
                 ax.plot(line["x"], 10.0 ** log10_or_nan(line["y"]), line.get("style", "-"), label=line["label"])
             ax.set_yscale("log")
-            ax.legend(fontsize="small")
+            ax.legend(fontsize="small", framealpha=0.7)
             ax.grid(True, which="major", alpha=0.3)
         ax.set_title(panel.get("title", ""), fontsize="medium")
         ax.set_xlabel(panel.get("xlabel", ""))
