@@ -282,3 +282,11 @@ def test_a_chain_of_100000_ops_runs_backward_and_is_freed_without_gc():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_builtin_abs_is_the_abs_op():
+    x = Tensor([-2.0, 3.0], requires_grad=True)
+    y = abs(x)
+    assert y.op.name == "abs"
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, 1.0])

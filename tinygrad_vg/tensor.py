@@ -134,6 +134,7 @@ class Tensor:
     def __matmul__(self, other): return apply(ops.MatMul(), self, lift(other, self))
     def __rmatmul__(self, other): return apply(ops.MatMul(), lift(other, self), self)
     def __neg__(self): return apply(ops.Neg(), self)
+    def __abs__(self): return apply(ops.Abs(), self)
 
     # comparisons give plain boolean arrays (for masks and `where`), not differentiable tensors
     def __gt__(self, other): return self.data > lift(other, self).data
