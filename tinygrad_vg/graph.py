@@ -84,10 +84,11 @@ def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None):
     for node in order:
         style = red if id(node) in marked_nodes else ""
         lines.append(f'  {ids[id(node)]} [label="{node_label(node, values)}"{style}];')
-    for parent, node, i in edges(root):
-        label = quote(edge_label(parent, node, i)) if edge_label else i
-        style = red if (id(parent), id(node), i) in marked_edges else ""
-        lines.append(f'  {ids[id(parent)]} -> {ids[id(node)]} [label="{label}"{style}];')
+    for node in order:                  # the edges, from the walk already made
+        for i, parent in enumerate(node.inputs):
+            label = quote(edge_label(parent, node, i)) if edge_label else i
+            style = red if (id(parent), id(node), i) in marked_edges else ""
+            lines.append(f'  {ids[id(parent)]} -> {ids[id(node)]} [label="{label}"{style}];')
     lines.append("}")
     return "\n".join(lines)
 
