@@ -186,6 +186,37 @@ def test_intermediates_keep_their_gradients():
     assert loss.grad == 1.0
 
 
+def test_retain_grads_false_keeps_only_the_leaves_gradients():
+    def run(retain_grads):
+        x = Tensor([0.5, -1.0], requires_grad=True)
+        h = x * 2
+        y = h.tanh()
+        (y * y).sum().backward(retain_grads=retain_grads)
+        return x, h, y
+    x, h, y = run(retain_grads=False)
+    assert h.grad is None and y.grad is None
+    np.testing.assert_array_equal(x.grad, run(retain_grads=True)[0].grad)
+
+
+def test_a_gradient_summed_in_place_leaves_the_users_gradients_alone():
+    # x feeds four adds, so its gradient is a sum; the first term is h's own gradient array
+    # (add passes g through), which the later terms must not be added into.
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    y = h + h + h + h
+    (y * Tensor([1.0, 10.0])).sum().backward()
+    np.testing.assert_array_equal(y.grad, [1.0, 10.0])
+    np.testing.assert_array_equal(h.grad, [4.0, 40.0])
+    np.testing.assert_array_equal(x.grad, [12.0, 120.0])
+
+
+def test_a_scalar_leafs_gradient_is_a_writable_array():
+    a = Tensor(0.8, requires_grad=True)
+    (a * a * a).backward()
+    assert type(a.grad) is np.ndarray and a.grad.flags.writeable
+    assert a.grad == pytest.approx(3 * 0.8 ** 2)
+
+
 def test_constants_get_no_gradient():
     x, c = Tensor([1.0], requires_grad=True), Tensor([5.0])
     (x * c).sum().backward()

@@ -76,7 +76,7 @@ class Tensor:
         named = f", name={self.name!r}" if self.name else ""
         return f"Tensor({values}{flags}{made_by}{named})"
 
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_grads=True):
         """Accumulate d(self)/d(node) into `.grad` of every node of the graph that requires grad.
 
         One reverse sweep over the topological order: when a node is reached, every node that used
@@ -84,6 +84,9 @@ class Tensor:
         op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` is writable
         and never shares memory with another leaf's; an intermediate's may be a view of its
         neighbour's: read it, don't write into it.
+
+        retain_grads=False keeps `.grad` on the leaves only, as a training loop needs: each
+        intermediate's gradient is freed as soon as it has been passed on to its inputs.
         """
         if not self.requires_grad:
             raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require grad; "
@@ -98,6 +101,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {self.shape}")
         pending = {id(self): grad}        # id(node) -> this sweep's gradient so far
+        summed = set()                    # ids whose pending gradient is a sum made here: ours to add into
         given_to_leaves = set()           # memory already handed to a leaf's .grad in this sweep
         for node in reversed(graph.topological_order(self)):
             g = pending.pop(id(node), None)
@@ -105,10 +109,11 @@ class Tensor:
                 continue
             if node.op is None:
                 owner = id(g if g.base is None else g.base)
-                if owner in given_to_leaves or not g.flags.writeable:   # shared, or a broadcast view
-                    g = g.copy()
+                if owner in given_to_leaves or not g.flags.writeable:   # shared, a broadcast view or a scalar
+                    g = np.array(g)
                 given_to_leaves.add(owner)
-            node.grad = g if node.grad is None else node.grad + g
+            if node.op is None or retain_grads:
+                node.grad = g if node.grad is None else node.grad + g
             for i, parent in enumerate(node.inputs):
                 if parent.requires_grad:
                     contribution = node.op.vjp(g, i)
@@ -118,7 +123,13 @@ class Tensor:
                         anomaly.check(node.op.name, [g] + [x.data for x in node.inputs],
                                       contribution, "backward", node.module)
                     key = id(parent)
-                    pending[key] = contribution if key not in pending else pending[key] + contribution
+                    if key not in pending:
+                        pending[key] = contribution       # may be a view of g: never written into
+                    elif key in summed:
+                        pending[key] += contribution
+                    else:
+                        pending[key] = pending[key] + contribution
+                        summed.add(key)
 
     # ---- operators: Tensors, ndarrays and Python numbers on either side ----
     def __add__(self, other): return apply(ops.Add(), self, lift(other, self))
