@@ -7,28 +7,29 @@ no harder than a chain of 3.
 import numpy as np
 
 
+FINISH = object()   # on the stack under a node's inputs: once it comes off, they are all emitted
+
+
 def topological_order(root):
     """Every node `root` depends on, each once, inputs before the nodes that use them; root last.
 
-    Depth-first with an explicit stack. A node is popped twice: the first time it is expanded
-    (put back, with its inputs on top of it), the second time all its inputs have been emitted,
-    so it is emitted. The walk allocates no Python objects per node but set entries, so it does
-    not wake the cyclic garbage collector on big graphs.
+    Depth-first with an explicit stack. The first time a node comes off the stack it is marked
+    visited and put back under a FINISH marker, with its inputs on top. By the time the marker comes
+    off, every input has been emitted, so the node under it is emitted. (A visited node that is not
+    yet emitted would be its own ancestor: a graph of ops has no cycles.) The walk allocates no
+    Python objects per node but set entries, so it does not wake the cyclic garbage collector.
     """
-    order, expanded, emitted = [], set(), set()
+    order, visited = [], set()
     stack = [root]
     while stack:
         node = stack.pop()
-        key = id(node)
-        if key in emitted:
-            continue
-        if key in expanded:
-            emitted.add(key)
-            order.append(node)
-            continue
-        expanded.add(key)
-        stack.append(node)
-        stack.extend(parent for parent in node.inputs if id(parent) not in expanded)
+        if node is FINISH:
+            order.append(stack.pop())
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append(node)
+            stack.append(FINISH)
+            stack.extend(node.inputs)
     return order
 
 

@@ -219,20 +219,22 @@ def lift(value, like):
 
 def apply(op, *inputs):
     """Run `op` forward on the inputs' arrays and wrap the result, recording the graph if needed."""
-    arrays = [x.data for x in inputs]
     try:
-        data = op.forward(*arrays)
+        data = op.forward(*[x.data for x in inputs])
     except (ValueError, IndexError) as error:
-        shapes = ", ".join(f"{x.shape} {x.dtype}" for x in arrays)
+        shapes = ", ".join(f"{x.shape} {x.dtype}" for x in inputs)
         raise type(error)(f"{op.name}: {error} (inputs: {shapes})") from None
     out = Tensor.__new__(Tensor)
-    out.data = data if type(data) is np.ndarray else np.asarray(data)
-    out.grad, out.name, out.module = None, None, None
-    out.requires_grad = grad_enabled and any(x.requires_grad for x in inputs)
-    out.op, out.inputs = (op, inputs) if out.requires_grad else (None, ())
+    out.data = data if type(data) is np.ndarray else np.asarray(data)   # ufuncs give 0-d results as scalars
+    out.grad = out.name = out.module = None
+    out.requires_grad = grad_enabled and any([x.requires_grad for x in inputs])
+    if out.requires_grad:
+        out.op, out.inputs = op, inputs
+    else:
+        out.op, out.inputs = None, ()
     if anomaly.enabled:
         out.module = anomaly.current_module()
-        anomaly.check(op.name, arrays, out.data, "forward", out.module)
+        anomaly.check(op.name, [x.data for x in inputs], out.data, "forward", out.module)
     return out
 
 
