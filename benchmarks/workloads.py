@@ -225,7 +225,7 @@ def tinygrad_vg_step(workload):
     def step():
         for p in params:
             p.zero_grad()
-        workload.loss(params, data, m).backward()
+        workload.loss(params, data, m).backward(retain_grads=False)   # a training step: leaves' grads only
         grads = [p.grad for p in params]
         sgd_update([p.data for p in params], grads, workload.lr)
         return grads
