@@ -217,6 +217,19 @@ def test_a_scalar_leafs_gradient_is_a_writable_array():
     assert a.grad == pytest.approx(3 * 0.8 ** 2)
 
 
+def test_the_sweep_reaches_a_weight_transpose_right_after_its_matmul():
+    # so the transpose's gradient is passed on to W and freed at once, not held to the end of BPTT
+    from tinygrad_vg import graph
+    W = Tensor(np.eye(2) / 2, requires_grad=True)
+    h = Tensor(np.ones((1, 2)), requires_grad=True)
+    for _ in range(4):
+        h = (h @ W.T).tanh()
+    sweep = graph.topological_order(h)[::-1]
+    transposes = [i for i, node in enumerate(sweep) if node.op is not None and node.op.name == "transpose"]
+    assert len(transposes) == 4
+    assert all(sweep[i - 1].op.name == "matmul" and sweep[i - 1].inputs[1] is sweep[i] for i in transposes)
+
+
 def test_constants_get_no_gradient():
     x, c = Tensor([1.0], requires_grad=True), Tensor([5.0])
     (x * c).sum().backward()
