@@ -1,8 +1,13 @@
-"""Every example runs as a learner would run it (a subprocess, small arguments) and prints what it promises:
-measured beside predicted, agreeing to rounding where the theory is exact."""
+"""Every example runs as a learner would run it (`python examples/<script> <small arguments>`) and prints
+what it promises: measured beside predicted, agreeing to rounding where the theory is exact.
+
+A fresh interpreter costs seconds on a busy machine, so the scripts run in this process, exactly as
+`python script args` runs them (sys.argv patched, __name__ == "__main__", argparse's exits caught);
+one test runs a script in its own process and checks it prints the same."""
 import importlib.util
 import os
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +16,33 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
-# One BLAS thread: these matrices are tiny, and a multithreaded BLAS on a busy machine makes them slow.
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def run(script, *args):
-    """The example's stdout; fails the test on a non-zero exit, with its stderr."""
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), *map(str, args)],
-                          capture_output=True, text=True, env=ENV, timeout=300)
-    assert done.returncode == 0, f"{script} {args} exited {done.returncode}:\n{done.stderr}"
-    return done.stdout
+@pytest.fixture
+def execute(monkeypatch, capsys):
+    """execute(script, *args) -> (exit status, stdout, stderr) of `python examples/<script> <args>`."""
+    def execute(script, *args):
+        path = ROOT / "examples" / script
+        monkeypatch.setattr(sys, "argv", [str(path), *map(str, args)])
+        capsys.readouterr()
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+            status = 0
+        except SystemExit as exit:
+            status = 0 if exit.code is None else exit.code
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+    return execute
+
+
+@pytest.fixture
+def run(execute):
+    """run(script, *args) -> the example's stdout; fails the test on a non-zero exit, with its stderr."""
+    def run(script, *args):
+        status, out, err = execute(script, *args)
+        assert status == 0, f"{script} {args} exited {status}:\n{err}"
+        return out
+    return run
 
 
 def numbers(line):
@@ -35,20 +56,19 @@ def test_there_is_one_example_per_question_and_one_on_gradient_checking():
 
 
 @pytest.mark.parametrize("script", [path.name for path in EXAMPLES])
-def test_help_states_the_question(script):
+def test_help_states_the_question(run, script):
     out = run(script, "--help")
     assert out.startswith("usage:") and "Short answer" in out
 
 
 @pytest.mark.parametrize("script, bad", [("q1_identity_chain.py", "--depth=0"), ("q4_tanh_explodes.py", "--burn-in=40"),
                                          ("q3_overflow_halts_training.py", "--k=0.5")])
-def test_bad_arguments_are_an_argparse_error_not_a_traceback(script, bad):
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), bad],
-                          capture_output=True, text=True, env=ENV, timeout=300)
-    assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr
+def test_bad_arguments_are_an_argparse_error_not_a_traceback(execute, script, bad):
+    status, _, err = execute(script, bad)
+    assert status == 2 and "usage:" in err and "Traceback" not in err
 
 
-def test_q1_identity_chain_matches_k_to_the_L_minus_l_to_rounding():
+def test_q1_identity_chain_matches_k_to_the_L_minus_l_to_rounding(run):
     out = run("q1_identity_chain.py", "--depth", 12, "--width", 3, "--k", 0.5, 2)
     difference = float(re.search(r"over all layers and k: (\S+)", out).group(1))
     assert difference < 1e-13                      # a dozen float64 multiplications: ~12 ulps at most
@@ -59,7 +79,7 @@ def test_q1_identity_chain_matches_k_to_the_L_minus_l_to_rounding():
     assert len(rows) == 2
 
 
-def test_q2_shallow_layers_barely_move_and_their_gradients_stay_tiny():
+def test_q2_shallow_layers_barely_move_and_their_gradients_stay_tiny(run):
     out = run("q2_training_does_not_fix_it.py", "--depth", 8, "--width", 6, "--steps", 6)
     measured, predicted = numbers(re.search(r"step 0: .*", out).group(0))[-2:]
     assert measured < 1e-3 and predicted < 1e-3    # sigmoid: at most (1/4)^7 = 6e-5, give or take the width
@@ -67,7 +87,7 @@ def test_q2_shallow_layers_barely_move_and_their_gradients_stay_tiny():
     assert all(value < 1e-2 for value in numbers(ratio_row[len("1 / L"):]))   # every step, and how far the weights moved
 
 
-def test_q3_training_halts_where_theory_predicts():
+def test_q3_training_halts_where_theory_predicts(run):
     out = run("q3_overflow_halts_training.py", "--k", 8, "--width", 4)
     rows = [line for line in out.splitlines() if re.match(r"\s+\d+\s{2}", line)]
     assert len(rows) >= 4 and all(row.rstrip().endswith("yes") for row in rows), out
@@ -75,7 +95,7 @@ def test_q3_training_halts_where_theory_predicts():
     assert re.search(r"dL/dW_1 has 0 finite entries of 16 \(16 nan", out)
 
 
-def test_q4_measured_chi1_is_close_to_theory_on_both_sides_of_the_edge_of_chaos():
+def test_q4_measured_chi1_is_close_to_theory_on_both_sides_of_the_edge_of_chaos(run):
     out = run("q4_tanh_explodes.py", "--depth", 16, "--burn-in", 4, "--width", 96, "--seeds", 2,
               "--sigma-w", 0.8, 2.0)
     rows = [line for line in out.splitlines() if re.match(r"\s+(0\.8|2)\s", line)]
@@ -91,7 +111,7 @@ def test_q4_measured_chi1_is_close_to_theory_on_both_sides_of_the_edge_of_chaos(
     assert chi1[0] < 1 < chi1[1]
 
 
-def test_q5_orthogonal_recurrence_follows_r_to_the_s_and_the_bound_holds():
+def test_q5_orthogonal_recurrence_follows_r_to_the_s_and_the_bound_holds(run):
     out = run("q5_rnn.py", "--steps", 13, "--hidden", 8, "--every", 4, "--radius", 0.8, 1.25)
     lines = out.splitlines()
     orthogonal = lines[lines.index(next(l for l in lines if l.startswith(" T-t"))) + 1:]
@@ -106,7 +126,7 @@ def test_q5_orthogonal_recurrence_follows_r_to_the_s_and_the_bound_holds():
         assert measured <= bound * (1 + 1e-12)
 
 
-def test_q6_compares_eight_variants_and_clipping_leaves_the_ratio_unchanged():
+def test_q6_compares_eight_variants_and_clipping_leaves_the_ratio_unchanged(run):
     out = run("q6_fixes.py", "--depth", 4, "--width", 8, "--steps", 2)
     table = out.split("measured at step 0")[0]      # the log bars below repeat the names
     rows = {line[:24].strip(): line[24:].split() for line in table.splitlines()
@@ -118,17 +138,30 @@ def test_q6_compares_eight_variants_and_clipping_leaves_the_ratio_unchanged():
     assert rows["default + LayerNorm"][1] == "-"
 
 
-def test_gradient_check_catches_the_wrong_vjp_at_1e_minus_30_where_an_absolute_tolerance_does_not():
+def test_gradient_check_catches_the_wrong_vjp_at_1e_minus_30_where_an_absolute_tolerance_does_not(run):
     out = run("gradient_check.py", "--depth", 30)
     assert re.search(r"correct backward\s+\S+\s+\S+\s+passed\s+passed", out)
     assert re.search(r"buggy first tanh\s+\S+\s+\S+\s+FAILED\s+passed", out)
     assert "gradcheck FAILED" in out.split("2. ")[1].split("3. ")[0]
 
 
-def test_plot_writes_a_png_or_says_how_to_install_matplotlib(tmp_path):
+def test_plot_writes_a_png_or_says_how_to_install_matplotlib(run, tmp_path):
     figure = tmp_path / "q1.png"
     out = run("q1_identity_chain.py", "--depth", 4, "--width", 2, "--plot", figure)
     if importlib.util.find_spec("matplotlib") is None:
         assert 'pip install -e ".[plot]"' in out and not figure.exists()
     else:
         assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_script_in_its_own_python_process_prints_what_it_prints_in_this_one(run):
+    """The in-process runs above stand for `python examples/<script>`: here is the real command once."""
+    args = ["--depth", "12", "--width", "3", "--k", "0.5", "2"]
+    # one BLAS thread: these matrices are tiny, and a multithreaded BLAS on a busy machine makes them slow
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                   "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "q1_identity_chain.py"), *args],
+                          capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    # W = k I: every product is exact, so the two processes print the same digits
+    assert done.stdout == run("q1_identity_chain.py", *args)
