@@ -50,3 +50,16 @@ def test_hand_written_backward_matches_central_differences(workload):
         p[index] = original
         # central differences: error O(eps^2 * f''') ~ 1e-12, rounding ~ 1e-16 / eps ~ 1e-10
         assert (up - down) / (2 * eps) == pytest.approx(g[index], rel=1e-5, abs=1e-9)
+
+
+def test_the_benchmark_command_prints_the_table_and_writes_json(tmp_path, capsys):
+    import json
+    import run
+    out = tmp_path / "results.json"
+    assert run.main(["--quick", "-w", "W2", "--no-peers", "--repeats", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "W2 elementwise 200 ops" in printed and "in gc vg" in printed and "Peak memory" in printed
+    (case,) = json.loads(out.read_text())["cases"]
+    engine = case["implementations"]["tinygrad_vg"]
+    assert engine["grad_problem"] is None and engine["us_per_op"] > 0 and 0 <= engine["gc_share"] <= 1
+    assert case["memory_ratio"] > 0 and case["unit"] == "us/op"
