@@ -93,7 +93,7 @@ def train(model, inputs, targets, steps, lr=0.1, momentum=0.0, loss_fn=mse_loss,
                                          f"the loss is {kind} although no op produced a non-finite value "
                                          "from finite inputs: check the inputs and targets")
                     break
-                loss.backward()
+                loss.backward(retain_grads=False)   # the parameters' gradients are all it reads
             except NonFiniteError as error:
                 record.halted = halt_from_error(step, error)
                 break
