@@ -77,6 +77,13 @@ def test_mixed_float32_and_float64_follow_numpy_promotion():
     assert (np.ones(3, dtype=np.float32) + x64).dtype == np.float64
 
 
+def test_numpy_scalars_promote_as_in_numpy():
+    x32 = Tensor(np.ones(3, dtype=np.float32))
+    for scalar in (np.float64(2), np.float32(2)):
+        assert (x32 * scalar).dtype == (np.ones(3, dtype=np.float32) * scalar).dtype
+        assert (scalar + x32).dtype == (scalar + np.ones(3, dtype=np.float32)).dtype
+
+
 @pytest.mark.parametrize("expression", [lambda t: t * 2, lambda t: 2.5 * t, lambda t: t + 1, lambda t: 1 - t,
                                         lambda t: t / 3.0, lambda t: 3.0 / t, lambda t: t ** 2, lambda t: 2 ** t,
                                         lambda t: tg.maximum(t, 0.5), lambda t: tg.where(t.data > 1, t, 0.0),

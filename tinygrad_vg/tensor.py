@@ -212,7 +212,7 @@ def lift(value, like):
     (float32 * 2 stays float32); everything else follows the Tensor constructor's rules."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, np.generic):   # np.float64 is strong
         return Tensor(np.asarray(value, dtype=like.data.dtype))
     return Tensor(value)
 
