@@ -29,7 +29,8 @@ def test_float_data_keeps_its_dtype(dtype):
 
 @pytest.mark.parametrize("data, named", [(np.array([1 + 2j]), "complex"), (1j, "complex"),
                                          (np.array([object()]), "object"), ("abc", "str"),
-                                         (np.array(["a", "b"]), "<U1")], ids=repr)
+                                         (np.array(["a", "b"]), "<U1")],
+                         ids=["complex array", "complex", "object array", "str", "string array"])
 def test_complex_object_and_string_data_are_type_errors(data, named):
     with pytest.raises(TypeError, match=named):
         Tensor(data)
