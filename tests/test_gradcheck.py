@@ -105,10 +105,21 @@ def test_random_mode_catches_one_wrong_element():
 
 
 @pytest.mark.parametrize("eps", [0.3, 0.1])
-def test_too_large_an_eps_makes_the_check_fail(eps):
-    # truncation error of central differences ~ eps^2 f'''/6: 1.5e-2 and 1.7e-3 relative, beyond rtol = 1e-3
-    assert not gradcheck(lambda a: a.exp(), [X], eps=eps)
-    assert gradcheck(lambda a: a.exp(), [X])
+def test_too_large_an_eps_is_reported_as_unresolved(eps):
+    # truncation error of central differences ~ eps^2 f'''/6: 1.5e-2 and 1.7e-3 relative, beyond
+    # rtol = 1e-3: the three diagonal entries of exp's Jacobian are only checkable that coarsely
+    report = gradcheck(lambda a: a.exp(), [X], eps=eps)
+    assert report.unresolved == 3 and abs(report.numeric - report.analytic) > 1e-3 * abs(report.analytic)
+    assert "3 entries only checkable" in str(report)
+    assert gradcheck(lambda a: a.exp(), [X]).unresolved == 0
+
+
+def test_a_zero_gradient_under_curvature_passes_and_a_wrong_one_beside_it_fails():
+    # at 0, x^3 has the gradient 0 while each central difference of it is eps^2 = 1e-12
+    report = gradcheck(lambda a: a * a * a, [np.zeros(3)])
+    assert report and report.unresolved == 3 and report.numeric == pytest.approx(1e-12)
+    wrong = gradcheck(lambda a: a * a * a + wrong_exp(a), [np.zeros(3)])
+    assert not wrong and wrong.index == ((1,), (1,))
 
 
 def test_too_small_an_eps_is_reported_as_unresolved():

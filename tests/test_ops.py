@@ -95,7 +95,7 @@ def where_with_fixed_mask(a, b):
 
 
 @pytest.mark.parametrize("name", [*BINARY, "where"])
-@pytest.mark.parametrize("a_shape, b_shape", itertools.product(TABLE_SHAPES, TABLE_SHAPES))
+@pytest.mark.parametrize("a_shape, b_shape", list(itertools.product(TABLE_SHAPES, TABLE_SHAPES)))
 def test_every_broadcasting_pair(name, a_shape, b_shape):
     """Each pair of the shapes (), (4,), (3,4), (1,4), (2,1,4): gradients summed back to each shape."""
     rng = np.random.default_rng(zlib.crc32(f"{name} {a_shape} {b_shape}".encode()))

@@ -13,12 +13,18 @@ are relative. An absolute atol would pass any gradient of 1e-30, right or wrong,
 gradient of 1e30; here multiplying fn by 1e-30 or 1e30 changes nothing but the printed numbers,
 and an entry 1% off fails at every scale.
 
-`resolution_e` is what finite differences can resolve at all: fn's outputs carry rounding error,
-taken as 100 ulps (of their dtype) of |f(x + step)| + |f(x - step)|, divided by the step. It too
-scales with fn, so it is no absolute floor; it only matters for a block far smaller than its
-outputs divided by the inputs (a^b w.r.t. a for b = 1e-200; a Jacobian that is 0 up to rounding,
-like that of sum(softmax(x))). Entries whose resolution exceeds the rest of the tolerance are
-counted in `report.unresolved` and named in the text: there the check is coarser than asked.
+`resolution_e` is what finite differences can resolve at all, the sum of their two errors:
+- rounding: fn's outputs carry rounding error, taken as 100 ulps (of their dtype) of
+  |f(x + step)| + |f(x - step)|, divided by the step. It matters for a block far smaller than its
+  outputs divided by the inputs (a^b w.r.t. a for b = 1e-200; a Jacobian that is 0 up to rounding,
+  like that of sum(softmax(x))).
+- truncation: a central difference errs by about step^2 f'''/6. Doubling the step quadruples that,
+  so the change of (numeric - analytic) from step to 2 step, three times the error at step, bounds
+  it. It matters where the Jacobian is far smaller than step^2 times fn's third derivative: at
+  x = 0, x^3 has the gradient 0 but every central difference of it is step^2.
+Both scale with fn, so neither is an absolute floor. Entries whose resolution exceeds the rest of
+the tolerance are counted in `report.unresolved` and named in the text: there the check is
+coarser than asked (a step too small for the rounding, or too large for the curvature).
 
 The step for input element x_j is eps * max(1, |x_j|): absolute near zero, relative for large
 inputs, so x + step keeps the same leading digits as x whatever |x| is. Floating point is scale
@@ -56,6 +62,9 @@ class GradcheckReport:
 
     def __bool__(self):
         return self.passed
+
+    def __repr__(self):
+        return f"<{self}>"
 
     def __str__(self):
         verdict = "passed" if self.passed else "FAILED"
@@ -103,6 +112,14 @@ def perturbed(arrays, i, step):
             [minus if m == i else a for m, a in enumerate(arrays)], width)
 
 
+def differences(fn, arrays, i, step):
+    """Per output of fn, f(x + step) - f(x - step) in float64 and its rounding error; and the width
+    actually stepped."""
+    plus, minus, width = perturbed(arrays, i, step)
+    return [(f_plus.astype(np.float64) - f_minus, rounding(f_plus, f_minus))
+            for f_plus, f_minus in zip(evaluate(fn, plus), evaluate(fn, minus))], width
+
+
 def rounding(f_plus, f_minus):
     """The rounding error assumed in each output of fn: 100 ulps of |f(x + step)| + |f(x - step)|."""
     return 100 * np.finfo(np.result_type(f_plus, f_minus)).eps * (np.abs(f_plus) + np.abs(f_minus))
@@ -129,10 +146,13 @@ def full_check(fn, arrays, leaves, outputs, eps, atol, rtol):
         for j in range(x.size):
             step = np.zeros(x.shape)
             step.flat[j] = eps * max(1.0, abs(float(x.flat[j])))
-            plus, minus, width = perturbed(arrays, i, step)
-            for k, (f_plus, f_minus) in enumerate(zip(evaluate(fn, plus), evaluate(fn, minus))):
-                numeric[k, i][:, j] = (f_plus.astype(np.float64) - f_minus).ravel() / width.flat[j]
-                resolution[k, i][:, j] = rounding(f_plus, f_minus).ravel() / width.flat[j]
+            near, width = differences(fn, arrays, i, step)
+            far, far_width = differences(fn, arrays, i, 2 * step)
+            for k, ((change, noise), (far_change, _)) in enumerate(zip(near, far)):
+                quotient = change.ravel() / width.flat[j]
+                truncation = np.abs(far_change.ravel() / far_width.flat[j] - quotient)
+                numeric[k, i][:, j] = quotient
+                resolution[k, i][:, j] = noise.ravel() / width.flat[j] + truncation
     for k, out in enumerate(outputs):
         rows = [pull_back(out, one_hot, leaves) for one_hot in np.eye(out.size)]
         for i, x in enumerate(arrays):
@@ -152,19 +172,19 @@ def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions
     (u^T J, then dotted with v) against u . (f(x + eps v) - f(x - eps v)) / (2 eps). v is scaled
     elementwise by max(1, |x|) like the steps of mode "full". Yields every projection."""
     for n in range(n_directions):
-        moves = [perturbed(arrays, i, rng.standard_normal(x.shape) * eps * np.maximum(1.0, np.abs(x)))
-                 for i, x in enumerate(arrays)]
-        changes = [[(f_plus.astype(np.float64) - f_minus, rounding(f_plus, f_minus))
-                     for f_plus, f_minus in zip(evaluate(fn, plus), evaluate(fn, minus))]
-                    for plus, minus, _ in moves]
+        steps = [rng.standard_normal(x.shape) * eps * np.maximum(1.0, np.abs(x)) for x in arrays]
+        near = [differences(fn, arrays, i, step) for i, step in enumerate(steps)]
+        far = [differences(fn, arrays, i, 2 * step) for i, step in enumerate(steps)]
         for k, out in enumerate(outputs):
             u = rng.standard_normal(out.shape)
-            for i, (uJ, (_, _, width)) in enumerate(zip(pull_back(out, u, leaves), moves)):
-                change, change_rounding = changes[i][k]
+            for i, uJ in enumerate(pull_back(out, u, leaves)):
+                (change, noise), width = near[i][0][k], near[i][1]
+                (far_change, _), far_width = far[i][0][k], far[i][1]
                 terms_a, terms_n = uJ * width / (2 * eps), u * change / (2 * eps)
                 A, N = terms_a.sum(), terms_n.sum()
+                far_error = ((u * far_change).sum() - (uJ * far_width).sum()) / (4 * eps)
                 scale = max(np.abs(terms_a).sum(), np.abs(terms_n).sum())
-                resolution = (np.abs(u) * change_rounding).sum() / (2 * eps)
+                resolution = (np.abs(u) * noise).sum() / (2 * eps) + abs(far_error - (N - A))
                 ratio, error, tolerance, unresolved = compare(N, A, scale, resolution, atol, rtol)
                 yield 1, int(unresolved), Entry(ratio, k, i, n, N, A, error, scale, tolerance)
 
