@@ -15,7 +15,7 @@ and an entry 1% off fails at every scale.
 
 `resolution_e` is what finite differences can resolve at all, the sum of their two errors:
 - rounding: fn's outputs carry rounding error, taken as 100 ulps (of their dtype) of
-  |f(x + step)| + |f(x - step)|, divided by the step. It matters for a block far smaller than its
+  f(x + step) and of f(x - step), divided by the step. It matters for a block far smaller than its
   outputs divided by the inputs (a^b w.r.t. a for b = 1e-200; a Jacobian that is 0 up to rounding,
   like that of sum(softmax(x))).
 - truncation: a central difference errs by about step^2 f'''/6. Doubling the step quadruples that,
@@ -121,8 +121,10 @@ def differences(fn, arrays, i, step):
 
 
 def rounding(f_plus, f_minus):
-    """The rounding error assumed in each output of fn: 100 ulps of |f(x + step)| + |f(x - step)|."""
-    return 100 * np.finfo(np.result_type(f_plus, f_minus)).eps * (np.abs(f_plus) + np.abs(f_minus))
+    """The rounding error assumed in each output of fn: 100 ulps of f(x + step) plus 100 of
+    f(x - step), in their dtype. np.spacing is the ulp, subnormal near 0, so a product that
+    underflows to 0 (1e-6 * 5e-324) is an error of that size, not an exact 0."""
+    return 100 * (np.spacing(np.abs(f_plus)) + np.spacing(np.abs(f_minus)))
 
 
 def compare(numeric, analytic, scale, resolution, atol, rtol):
