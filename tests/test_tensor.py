@@ -227,15 +227,48 @@ def test_a_scalar_leafs_gradient_is_a_writable_array():
 
 def test_the_sweep_reaches_a_weight_transpose_right_after_its_matmul():
     # so the transpose's gradient is passed on to W and freed at once, not held to the end of BPTT
-    from tinygrad_vg import graph
+    from tinygrad_vg.tensor import sweep_order
     W = Tensor(np.eye(2) / 2, requires_grad=True)
     h = Tensor(np.ones((1, 2)), requires_grad=True)
     for _ in range(4):
         h = (h @ W.T).tanh()
-    sweep = graph.topological_order(h)[::-1]
+    sweep = sweep_order(h)
     transposes = [i for i, node in enumerate(sweep) if node.op is not None and node.op.name == "transpose"]
     assert len(transposes) == 4
     assert all(sweep[i - 1].op.name == "matmul" and sweep[i - 1].inputs[1] is sweep[i] for i in transposes)
+
+
+def test_the_sweep_finishes_each_rnn_step_before_the_step_before_it():
+    # tanh(x @ U.T + h @ W.T + b): x @ U.T is the first input of its add and h @ W.T the second,
+    # yet neither branch waits for the earlier steps: no tanh lies between a node and its inputs
+    from tinygrad_vg.tensor import sweep_order
+    rng = np.random.default_rng(0)
+    U, W, b = (Tensor(rng.standard_normal(shape), requires_grad=True) for shape in ((3, 2), (3, 3), (3,)))
+    h = Tensor(np.zeros((1, 3)))
+    for _ in range(5):
+        h = (Tensor(rng.standard_normal((1, 2))) @ U.T + h @ W.T + b).tanh()
+    sweep = sweep_order(h)
+    position = {id(node): k for k, node in enumerate(sweep)}
+    assert sweep[0] is h and len(position) == len(sweep)
+    for k, node in enumerate(sweep):
+        for parent in node.inputs:
+            assert position[id(parent)] > k                      # users before inputs
+            if parent.op is not None:
+                between = sweep[k + 1:position[id(parent)]]
+                assert not any(n.op is not None and n.op.name == "tanh" for n in between)
+
+
+def test_weight_gradients_are_laid_out_like_the_weights():
+    # x @ W.T multiplies by a transposed view; W's gradient still comes out C-order like W, so
+    # an optimiser's update p -= lr * grad runs over both in one contiguous sweep
+    rng = np.random.default_rng(0)
+    W, x = Tensor(rng.standard_normal((4, 3)), requires_grad=True), Tensor(rng.standard_normal((5, 3)))
+    (x @ W.T).sum().backward()
+    np.testing.assert_allclose(W.grad, np.ones((5, 4)).T @ x.data, rtol=1e-14)
+    assert W.grad.flags.c_contiguous
+    W.grad = None
+    (W.T @ Tensor(rng.standard_normal((4, 2)))).sum().backward()     # the transposed view on the left
+    assert W.grad.flags.c_contiguous
 
 
 def test_constants_get_no_gradient():

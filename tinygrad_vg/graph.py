@@ -18,10 +18,6 @@ def topological_order(root):
     off, every input has been emitted, so the node under it is emitted. (A visited node that is not
     yet emitted would be its own ancestor: a graph of ops has no cycles.) The walk allocates no
     Python objects per node but set entries, so it does not wake the cyclic garbage collector.
-
-    Inputs are explored first to last. In `h @ W.T` the long history behind h is emitted first and
-    W.T just before the matmul, so a reverse sweep reaches W.T right after the matmul: the gradient
-    it received is passed on to W and freed at once, not held until the history is done.
     """
     order, visited = [], set()
     stack = [root]

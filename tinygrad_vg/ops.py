@@ -110,6 +110,15 @@ class Where(Op):
                            (self.a, self.b)[i].shape)
 
 
+def product_laid_out_like(x, y, like):
+    """x @ y, stored in memory the way `like` is. For `like` = W.T (a transposed view of a C-order
+    W) it is computed as (y^T x^T)^T: the same numbers, laid out so that its transpose, W's
+    gradient, is C-order like W, and the optimiser's update of W reads both in one sweep."""
+    if like.flags.f_contiguous and not like.flags.c_contiguous:
+        return (y.swapaxes(-1, -2) @ x.swapaxes(-1, -2)).swapaxes(-1, -2)
+    return x @ y
+
+
 class MatMul(Op):
     """a @ b with np.matmul semantics: 1-D operands and broadcast batch dimensions."""
     __slots__ = ("a", "b")
@@ -129,7 +138,8 @@ class MatMul(Op):
             b, g = b[:, None], g[..., None]
         if a.ndim == 1:
             a, g = a[None, :], g[..., None, :]
-        grad = g @ b.swapaxes(-1, -2) if i == 0 else a.swapaxes(-1, -2) @ g
+        grad = product_laid_out_like(g, b.swapaxes(-1, -2), a) if i == 0 else \
+            product_laid_out_like(a.swapaxes(-1, -2), g, b)
         grad = unbroadcast(grad, (a, b)[i].shape)
         return grad.reshape((self.a, self.b)[i].shape)
 
@@ -292,7 +302,10 @@ class Transpose(Op):
         return x.transpose(self.axes)
 
     def vjp(self, g, i):            # undo the permutation with its inverse
-        return g.transpose(np.argsort(self.axes))
+        inverse = [0] * g.ndim
+        for position, axis in enumerate(self.axes):     # an axis -1 counts from the end here too
+            inverse[axis] = position
+        return g.transpose(inverse)
 
 
 class BroadcastTo(Op):

@@ -5,11 +5,14 @@ A tensor made by an op keeps `op` (the ops.py instance, holding what its vjp nee
 an input to its users, so there are no reference cycles and dropping the last reference to an
 output frees its graph at once, without waiting for Python's cyclic garbage collector.
 """
+import itertools
+
 import numpy as np
 
 from . import anomaly, graph, ops
 
 grad_enabled = True     # False inside no_grad(): ops record no graph
+serial_numbers = itertools.count()   # every tensor gets the next one when it is made
 
 
 class no_grad:
@@ -40,7 +43,7 @@ def as_array(data, dtype=None):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "name", "module", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "name", "module", "serial", "__weakref__")
     __array_ufunc__ = None      # numpy defers to our operators: ndarray + Tensor is a Tensor
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -50,6 +53,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.op, self.inputs = None, ()
         self.name, self.module = name, None
+        self.serial = next(serial_numbers)
 
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
@@ -79,7 +83,7 @@ class Tensor:
     def backward(self, grad=None, retain_grads=True):
         """Accumulate d(self)/d(node) into `.grad` of every node of the graph that requires grad.
 
-        One reverse sweep over the topological order: when a node is reached, every node that used
+        One sweep in reverse topological order (`sweep_order`): when a node is reached, every node that used
         it has already sent its share, so its gradient is complete and can be passed on through its
         op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` is writable
         and never shares memory with another leaf's; an intermediate's may be a view of its
@@ -103,7 +107,7 @@ class Tensor:
         pending = {id(self): grad}        # id(node) -> this sweep's gradient so far
         summed = set()                    # ids whose pending gradient is a sum made here: ours to add into
         given_to_leaves = set()           # memory already handed to a leaf's .grad in this sweep
-        for node in reversed(graph.topological_order(self)):
+        for node in sweep_order(self):
             g = pending.pop(id(node), None)
             if g is None:                 # a constant: nothing flows into it
                 continue
@@ -227,6 +231,7 @@ def apply(op, *inputs):
     out = Tensor.__new__(Tensor)
     out.data = data if type(data) is np.ndarray else np.asarray(data)   # ufuncs give 0-d results as scalars
     out.grad = out.name = out.module = None
+    out.serial = next(serial_numbers)
     out.requires_grad = grad_enabled and any([x.requires_grad for x in inputs])
     if out.requires_grad:
         out.op, out.inputs = op, inputs
@@ -236,6 +241,20 @@ def apply(op, *inputs):
         out.module = anomaly.current_module()
         anomaly.check(op.name, [x.data for x in inputs], out.data, "forward", out.module)
     return out
+
+
+def sweep_order(root):
+    """The nodes backward visits, root first: root's graph in the reverse of the order its tensors
+    were made. A tensor is made after its inputs, so every node comes after all its users; and it is
+    the forward pass run backwards, as a hand-written backward runs. In an RNN step
+    tanh(x @ U.T + h @ W.T + b) the sweep finishes the step (U.T and W.T pass their gradients on to
+    U and W) before it goes on to h, instead of holding x @ U.T's gradient until every earlier step
+    is done, which a depth-first order with either fixed order of inputs would do to U.T or W.T."""
+    return sorted(graph.nodes(root), key=serial_number, reverse=True)
+
+
+def serial_number(tensor):
+    return tensor.serial
 
 
 def lift_pair(a, b):
