@@ -83,9 +83,9 @@ class Tensor:
     def backward(self, grad=None, retain_grads=True):
         """Accumulate d(self)/d(node) into `.grad` of every node of the graph that requires grad.
 
-        One sweep in reverse topological order (`sweep_order`): when a node is reached, every node that used
-        it has already sent its share, so its gradient is complete and can be passed on through its
-        op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` is writable
+        One sweep in reverse topological order (`sweep_order`): when a node is reached, every node
+        that used it has already sent its share, so its gradient is complete and can be passed on
+        through its op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` is writable
         and never shares memory with another leaf's; an intermediate's may be a view of its
         neighbour's: read it, don't write into it.
 
