@@ -36,6 +36,8 @@ def test_topological_order_of_a_diamond():
     for parent, child, _ in graph.edges(out):
         assert position[id(parent)] < position[id(child)]
     assert sum(parent is x for parent, _, _ in graph.edges(out)) == 2
+    found = graph.reachable(out)                     # the same nodes, each once, root first
+    assert found[0] is out and len(found) == 5 and {id(n) for n in found} == set(position)
 
 
 def test_reuse_chain_edges():
@@ -79,6 +81,8 @@ def test_walks_are_iterative_at_depth_100000():
         node = SimpleNamespace(inputs=(node,), op=tanh)
     order = graph.topological_order(node)
     assert len(order) == 100_001 and order[0] is first and order[-1] is node
+    found = graph.reachable(node)
+    assert len(found) == 100_001 and found[0] is node and found[-1] is first
     assert len(graph.edges(node)) == 100_000
 
 

@@ -6,6 +6,7 @@ an input to its users, so there are no reference cycles and dropping the last re
 output frees its graph at once, without waiting for Python's cyclic garbage collector.
 """
 import itertools
+import operator
 
 import numpy as np
 
@@ -250,11 +251,7 @@ def sweep_order(root):
     tanh(x @ U.T + h @ W.T + b) the sweep finishes the step (U.T and W.T pass their gradients on to
     U and W) before it goes on to h, instead of holding x @ U.T's gradient until every earlier step
     is done, which a depth-first order with either fixed order of inputs would do to U.T or W.T."""
-    return sorted(graph.nodes(root), key=serial_number, reverse=True)
-
-
-def serial_number(tensor):
-    return tensor.serial
+    return sorted(graph.reachable(root), key=operator.attrgetter("serial"), reverse=True)
 
 
 def lift_pair(a, b):
