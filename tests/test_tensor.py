@@ -206,6 +206,25 @@ def test_retain_grads_false_keeps_only_the_leaves_gradients():
     np.testing.assert_array_equal(x.grad, run(retain_grads=True)[0].grad)
 
 
+def test_retain_grads_false_frees_the_graph_as_it_sweeps():
+    import weakref
+    x = Tensor([0.5, -1.0], requires_grad=True)
+    h = x * 2
+    loss = (h.tanh() * h).sum()
+    unheld = weakref.ref(loss.inputs[0].inputs[0])   # tanh's output: only loss's graph holds it
+    value = h.data.copy()
+    loss.backward()                                  # the default keeps the graph: it is still there
+    assert unheld() is not None and loss.op.name == "sum" and loss.inputs
+    loss.backward(retain_grads=False)                # a second backward through a kept graph works
+    np.testing.assert_allclose(x.grad, 2 * (2 * (1 - np.tanh(value) ** 2) * value + 2 * np.tanh(value)))
+    assert unheld() is None                          # freed by refcount once swept
+    assert loss.op.name == "released" and loss.inputs == () and h.op.name == "released"
+    np.testing.assert_array_equal(h.data, value)     # tensors you hold keep their values
+    with pytest.raises(RuntimeError, match=r"freed by an earlier backward\(retain_grads=False\)"):
+        loss.backward()
+    with pytest.raises(RuntimeError, match="freed"):
+        (h * 3).sum().backward()                     # a new graph on top of a released tensor
+
 def test_a_gradient_summed_in_place_leaves_the_users_gradients_alone():
     # x feeds four adds, so its gradient is a sum; the first term is h's own gradient array
     # (add passes g through), which the later terms must not be added into.
@@ -232,7 +251,7 @@ def test_the_sweep_reaches_a_weight_transpose_right_after_its_matmul():
     h = Tensor(np.ones((1, 2)), requires_grad=True)
     for _ in range(4):
         h = (h @ W.T).tanh()
-    sweep = sweep_order(h)
+    sweep = sweep_order(h)[::-1]                    # as backward takes them: root first
     transposes = [i for i, node in enumerate(sweep) if node.op is not None and node.op.name == "transpose"]
     assert len(transposes) == 4
     assert all(sweep[i - 1].op.name == "matmul" and sweep[i - 1].inputs[1] is sweep[i] for i in transposes)
@@ -247,7 +266,7 @@ def test_the_sweep_finishes_each_rnn_step_before_the_step_before_it():
     h = Tensor(np.zeros((1, 3)))
     for _ in range(5):
         h = (Tensor(rng.standard_normal((1, 2))) @ U.T + h @ W.T + b).tanh()
-    sweep = sweep_order(h)
+    sweep = sweep_order(h)[::-1]                    # as backward takes them: root first
     position = {id(node): k for k, node in enumerate(sweep)}
     assert sweep[0] is h and len(position) == len(sweep)
     for k, node in enumerate(sweep):

@@ -84,14 +84,17 @@ class Tensor:
     def backward(self, grad=None, retain_grads=True):
         """Accumulate d(self)/d(node) into `.grad` of every node of the graph that requires grad.
 
-        One sweep in reverse topological order (`sweep_order`): when a node is reached, every node
-        that used it has already sent its share, so its gradient is complete and can be passed on
-        through its op's vjp. `.grad` adds up across calls (zero_grad() clears it). A leaf's `.grad` is writable
-        and never shares memory with another leaf's; an intermediate's may be a view of its
-        neighbour's: read it, don't write into it.
+        One sweep in reverse topological order (`sweep_order`, taken from its end): when a node is
+        reached, every node that used it has already sent its share, so its gradient is complete
+        and can be passed on through its op's vjp. `.grad` adds up across calls (zero_grad() clears
+        it). A leaf's `.grad` is writable and never shares memory with another leaf's; an
+        intermediate's may be a view of its neighbour's: read it, don't write into it.
 
-        retain_grads=False keeps `.grad` on the leaves only, as a training loop needs: each
-        intermediate's gradient is freed as soon as it has been passed on to its inputs.
+        retain_grads=False is what a training loop needs, and frees memory as soon as the sweep no
+        longer needs it: `.grad` is kept on the leaves only, each intermediate's gradient is freed
+        once passed on, and each node is cut from the graph once swept (its op, with the arrays
+        its vjp saved, and its inputs), as PyTorch frees its graph after backward. Tensors you
+        still hold keep their `.data`; a second backward through them raises.
         """
         if not self.requires_grad:
             raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require grad; "
@@ -108,7 +111,13 @@ class Tensor:
         pending = {id(self): grad}        # id(node) -> this sweep's gradient so far
         summed = set()                    # ids whose pending gradient is a sum made here: ours to add into
         given_to_leaves = set()           # memory already handed to a leaf's .grad in this sweep
-        for node in sweep_order(self):
+        order = sweep_order(self)
+        while order:
+            node = order.pop()            # the list lets go of each node once it is swept
+            if node.op is released:
+                raise RuntimeError("backward: part of this graph was freed by an earlier "
+                                   "backward(retain_grads=False); run the forward pass again "
+                                   "(backward() with the default retain_grads=True keeps the graph)")
             g = pending.pop(id(node), None)
             if g is None:                 # a constant: nothing flows into it
                 continue
@@ -135,6 +144,8 @@ class Tensor:
                     else:
                         pending[key] = pending[key] + contribution
                         summed.add(key)
+            if not retain_grads and node.op is not None:
+                node.op, node.inputs = released, ()
 
     # ---- operators: Tensors, ndarrays and Python numbers on either side ----
     def __add__(self, other): return apply(ops.Add(), self, lift(other, self))
@@ -245,13 +256,22 @@ def apply(op, *inputs):
 
 
 def sweep_order(root):
-    """The nodes backward visits, root first: root's graph in the reverse of the order its tensors
-    were made. A tensor is made after its inputs, so every node comes after all its users; and it is
-    the forward pass run backwards, as a hand-written backward runs. In an RNN step
-    tanh(x @ U.T + h @ W.T + b) the sweep finishes the step (U.T and W.T pass their gradients on to
-    U and W) before it goes on to h, instead of holding x @ U.T's gradient until every earlier step
-    is done, which a depth-first order with either fixed order of inputs would do to U.T or W.T."""
-    return sorted(graph.reachable(root), key=operator.attrgetter("serial"), reverse=True)
+    """The nodes of root's graph in the order its tensors were made, root last; backward visits
+    them from the end. A tensor is made after its inputs, so this is a topological order; and taken
+    from the end it is the forward pass run backwards, as a hand-written backward runs. In an RNN
+    step tanh(x @ U.T + h @ W.T + b) the sweep finishes the step (U.T and W.T pass their gradients
+    on to U and W) before it goes on to h, instead of holding x @ U.T's gradient until every earlier
+    step is done, which a depth-first order with either fixed order of inputs would do to U.T or W.T."""
+    return sorted(graph.reachable(root), key=operator.attrgetter("serial"))
+
+
+class Released(ops.Op):
+    """The op of a tensor whose graph backward(retain_grads=False) has freed: it has no inputs and
+    nothing to differentiate."""
+    name = "released"
+
+
+released = Released()
 
 
 def lift_pair(a, b):
