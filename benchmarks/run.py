@@ -33,6 +33,16 @@ OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS are set to 1 before nu
 imported, and when threadpoolctl is installed threadpool_limits(1) is applied as well and reports
 the BLAS library and its thread count. The header says which BLAS was used and how it was pinned.
 
+The allocator is pinned too. glibc's malloc hands freed heap memory back to the operating system
+as soon as more than 128 KiB of it lies free at the top of the heap, and the next step faults it
+back in, page by page (~1 us a page on the development VM). Which implementation pays for that
+depends on where each one's long-lived arrays happen to sit, so the same code measured 31 or 42 ms
+for W4 depending on which side was set up first (8,077 page faults per step against 117). Run as
+a script, this file re-executes itself with GLIBC_TUNABLES set so that malloc keeps what it was
+given (no trimming, no mmap below 32 MiB), the same for every implementation; --system-malloc
+keeps glibc's defaults, to see what a program left to them may pay. The minor page faults of each
+step are reported either way.
+
 Exit status 1 when an implementation fails or its gradients disagree with numpy's; a missed budget
 is reported in the table but is not an error.
 """
@@ -40,6 +50,7 @@ import os
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+STEADY_MALLOC = "glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=33554432"
 
 import argparse  # noqa: E402  (the thread variables must be set before numpy is imported)
 import contextlib  # noqa: E402
@@ -48,6 +59,7 @@ import importlib.metadata  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -175,20 +187,24 @@ def run_case(case, names, clock):
 
     seconds = {name: [] for name in steps}
     in_collector = {name: [] for name in steps}
+    faults = {name: [] for name in steps}
     for _ in range(case.repeats):
         for name, step in steps.items():
             gc.collect()
             spent = [0.0]
+            faulted = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             with collector_time(clock, spent):
                 start = clock()
                 step()
                 seconds[name].append(clock() - start)
+            faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faulted)
             in_collector[name].append(spent[0])
 
     for name, times in seconds.items():
         median = statistics.median(times)
         results[name].update(seconds=times, median_s=median, min_s=min(times), max_s=max(times),
-                             gc_share=statistics.median(c / t for c, t in zip(in_collector[name], times) if t))
+                             gc_share=statistics.median(c / t for c, t in zip(in_collector[name], times) if t),
+                             page_faults=statistics.median(faults[name]))
         if case.workload.ops:
             results[name]["us_per_op"] = median / case.workload.ops * 1e6
     for name in (ENGINE, BASELINE):
@@ -260,8 +276,10 @@ def print_table(headers, rows):
 
 def print_report(reports, peers, clock):
     print(f"\nTime per step ({clock} clock): median (min-max); the figure is the ratio tinygrad_vg/numpy or us/op;"
-          "\n\"in gc vg\" is the median share of a tinygrad_vg step spent inside the cyclic garbage collector")
-    headers = ["case", "tinygrad_vg", "numpy", "vg/numpy", "us/op vg | numpy", "budget", "", "in gc vg"] + list(peers)
+          "\n\"in gc vg\" is the median share of a tinygrad_vg step spent inside the cyclic garbage collector;"
+          "\n\"faults\" the median minor page faults of a step")
+    headers = ["case", "tinygrad_vg", "numpy", "vg/numpy", "us/op vg | numpy", "budget", "", "in gc vg",
+               "faults vg | numpy"] + list(peers)
     rows = []
     for report in reports:
         engine, baseline = report["implementations"][ENGINE], report["implementations"][BASELINE]
@@ -272,7 +290,9 @@ def print_report(reports, peers, clock):
                      f"{engine['ratio']:.2f}x" if "ratio" in engine else "-", per_op,
                      "<= " + figure_text(report["budget"], unit) if report["budget"] else "-",
                      verdict_text(report["meets_budget"]),
-                     f"{engine['gc_share']:.0%}" if "gc_share" in engine else "-"]
+                     f"{engine['gc_share']:.0%}" if "gc_share" in engine else "-",
+                     f"{engine['page_faults']:.0f} | {baseline['page_faults']:.0f}"
+                     if "page_faults" in engine and "page_faults" in baseline else "-"]
                     + [peer_text(report["implementations"][peer], unit) for peer in peers])
     print_table(headers, rows)
 
@@ -335,6 +355,9 @@ def parse_args(argv):
     parser.add_argument("--deep", action="store_true", help="also run W3 at 1,000,000 steps")
     parser.add_argument("--no-peers", action="store_true", help="skip torch and autograd even if installed")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="keep glibc's malloc defaults (by default the script re-executes itself "
+                             "with GLIBC_TUNABLES so that freed memory stays in the process)")
     parser.add_argument("--peer", choices=PEERS,
                         help="time only this peer against numpy (what the full run does for each "
                              "installed peer, in a process of its own)")
@@ -366,11 +389,13 @@ def main(argv=None):
     environment = {"python": platform.python_version(), "numpy": np.__version__, "blas": blas,
                    "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
                    "clock": args.clock, "quick": args.quick,
+                   "malloc": os.environ.get("GLIBC_TUNABLES") or "glibc defaults",
                    **{peer: installed_version(peer) for peer in PEERS}}
     print(f"tinygrad_vg benchmarks: python {environment['python']}, numpy {environment['numpy']}, "
           f"{environment['cpus']} cpus (load average {environment['load_average_at_start']:.1f}); peers: "
           + ", ".join(f"{peer} {environment[peer]}" for peer in PEERS))
     print(f"BLAS: {blas}")
+    print(f"malloc: {environment['malloc']}")
     if args.quick:
         print("quick mode: reduced sizes, so the budgets (set for the full sizes) are only a guide")
 
@@ -403,5 +428,13 @@ def main(argv=None):
     return 1 if failed else 0
 
 
+def steady_malloc_wanted():
+    """True when this script should re-execute itself under STEADY_MALLOC (glibc only)."""
+    return ("--system-malloc" not in sys.argv and platform.libc_ver()[0] == "glibc"
+            and os.environ.get("GLIBC_TUNABLES") != STEADY_MALLOC)
+
+
 if __name__ == "__main__":
+    if steady_malloc_wanted():
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "GLIBC_TUNABLES": STEADY_MALLOC})
     sys.exit(main())
