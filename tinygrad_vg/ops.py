@@ -292,16 +292,19 @@ class Reshape(Op):
 
 
 class Transpose(Op):
+    """x.transpose(axes); axes None reverses the axes, as in numpy (x.T)."""
     __slots__ = ("axes",)
     name = "transpose"
 
-    def __init__(self, axes):
+    def __init__(self, axes=None):
         self.axes = axes
 
     def forward(self, x):
         return x.transpose(self.axes)
 
     def vjp(self, g, i):            # undo the permutation with its inverse
+        if self.axes is None:       # reversing is its own inverse
+            return g.transpose()
         inverse = [0] * g.ndim
         for position, axis in enumerate(self.axes):     # an axis -1 counts from the end here too
             inverse[axis] = position

@@ -206,9 +206,9 @@ class Tensor:
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return apply(ops.Transpose(tuple(axes) or tuple(reversed(range(self.ndim)))), self)
+        return apply(ops.Transpose(tuple(axes) or None), self)
 
-    T = property(lambda self: self.transpose())
+    T = property(lambda self: apply(ops.Transpose(), self))
 
     def __getitem__(self, index):
         index = index.data.astype(np.intp) if isinstance(index, Tensor) else index
