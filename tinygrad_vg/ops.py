@@ -80,7 +80,7 @@ class Pow(Broadcasting):
 
     def local_vjp(self, g, i):      # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
         a, b = self.a, self.b
-        return g * b * a ** (b - 1) if i == 0 else g * a ** b * np.log(a)
+        return g * (b * a ** (b - 1)) if i == 0 else g * (a ** b * np.log(a))
 
 
 class Maximum(Broadcasting):
