@@ -36,8 +36,8 @@ the BLAS library and its thread count. The header says which BLAS was used and h
 The allocator is pinned too. glibc's malloc hands freed heap memory back to the operating system
 as soon as more than 128 KiB of it lies free at the top of the heap, and the next step faults it
 back in, page by page (~1 us a page on the development VM). Which implementation pays for that
-depends on where each one's long-lived arrays happen to sit, so the same code measured 31 or 42 ms
-for W4 depending on which side was set up first (8,077 page faults per step against 117). Run as
+depends on where each one's long-lived arrays happen to sit, so the same code measured 35 or 44 ms
+for W4 depending on which side was set up first (346 page faults per step against 8,077). Run as
 a script, this file re-executes itself with GLIBC_TUNABLES set so that malloc keeps what it was
 given (no trimming, no mmap below 32 MiB), the same for every implementation; --system-malloc
 keeps glibc's defaults, to see what a program left to them may pay. The minor page faults of each
