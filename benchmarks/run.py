@@ -56,7 +56,6 @@ import argparse  # noqa: E402  (the thread variables must be set before numpy is
 import contextlib  # noqa: E402
 import gc  # noqa: E402
 import importlib.metadata  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -383,7 +382,6 @@ def main(argv=None):
         sys.exit("--peer writes its results to the file given by --json")
     cases = [case for case in suite(args.quick, args.deep, args.repeats)
              if args.workload is None or case.group in args.workload]
-    installed = [peer for peer in PEERS if importlib.util.find_spec(peer) is not None]
     peers = () if args.no_peers else PEERS
     limits, blas = blas_threads()
     environment = {"python": platform.python_version(), "numpy": np.__version__, "blas": blas,
@@ -411,7 +409,7 @@ def main(argv=None):
         return 0
     passed_on = [arg for arg in argv if arg not in ("--json", args.json)]
     for peer in peers:
-        results = (peer_results(peer, passed_on, len(reports)) if peer in installed else
+        results = (peer_results(peer, passed_on, len(reports)) if environment[peer] != "not installed" else
                    [{"status": "not installed"}] * len(reports))
         for report, result in zip(reports, results):
             report["implementations"][peer] = result
@@ -436,5 +434,6 @@ def steady_malloc_wanted():
 
 if __name__ == "__main__":
     if steady_malloc_wanted():
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "GLIBC_TUNABLES": STEADY_MALLOC})
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, "GLIBC_TUNABLES": STEADY_MALLOC})
     sys.exit(main())
