@@ -110,13 +110,9 @@ class Where(Op):
                            (self.a, self.b)[i].shape)
 
 
-def product_laid_out_like(x, y, like):
-    """x @ y, stored in memory the way `like` is. For `like` = W.T (a transposed view of a C-order
-    W) it is computed as (y^T x^T)^T: the same numbers, laid out so that its transpose, W's
-    gradient, is C-order like W, and the optimiser's update of W reads both in one sweep."""
-    if like.flags.f_contiguous and not like.flags.c_contiguous:
-        return (y.swapaxes(-1, -2) @ x.swapaxes(-1, -2)).swapaxes(-1, -2)
-    return x @ y
+def transposed(x):
+    """True for a transposed view of a C-order array, like W.T: its last axis is the slow one."""
+    return x.flags.f_contiguous and not x.flags.c_contiguous
 
 
 class MatMul(Op):
@@ -132,14 +128,18 @@ class MatMul(Op):
 
     def vjp(self, g, i):
         # A 1-D a is a row (1, k) and a 1-D b a column (k, 1) whose extra axis the output dropped:
-        # put those axes back, then d(AB)/dA: g B^T and d(AB)/dB: A^T g.
+        # put those axes back, then d(AB)/dA: g B^T and d(AB)/dB: A^T g. For an operand stored
+        # transposed (b = W.T) the same numbers are computed as (g^T A)^T, laid out so that W's
+        # gradient is C-order like W, and an optimiser's update reads both in one sweep.
         a, b = self.a, self.b
         if b.ndim == 1:
             b, g = b[:, None], g[..., None]
         if a.ndim == 1:
             a, g = a[None, :], g[..., None, :]
-        grad = product_laid_out_like(g, b.swapaxes(-1, -2), a) if i == 0 else \
-            product_laid_out_like(a.swapaxes(-1, -2), g, b)
+        if i == 0:
+            grad = (b @ g.swapaxes(-1, -2)).swapaxes(-1, -2) if transposed(a) else g @ b.swapaxes(-1, -2)
+        else:
+            grad = (g.swapaxes(-1, -2) @ a).swapaxes(-1, -2) if transposed(b) else a.swapaxes(-1, -2) @ g
         grad = unbroadcast(grad, (a, b)[i].shape)
         return grad.reshape((self.a, self.b)[i].shape)
 
