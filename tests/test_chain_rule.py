@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_vg import Tensor, count_paths, jacobian, local_jacobian, paths
+from tinygrad_vg.chain_rule import chain_product
 from tinygrad_vg.graph import topological_order
 
 
@@ -213,13 +214,17 @@ def test_random_graph_paths_sum_to_jacobian_and_jacobian_matches_backward(steps,
         assert len(found) == count_paths(y, leaf)
         if found:
             total = sum(p.product for p in found)
-            scale = sum(np.abs(p.product) for p in found)
+            # the same chains with every local Jacobian made elementwise |J|: they bound the
+            # magnitude of every term that any order of summing the products adds up
+            scale = sum(chain_product([np.abs(J) for J in p.local_jacobians], y.shape, leaf.shape)[0]
+                        for p in found)
         else:
             total = scale = np.zeros(J.shape)
         # Both sides add up the same products of the same local factors (read from the same vjps),
-        # in different orders. Each of the <= 2^6 path products of <= ~12 factors carries relative
-        # rounding ~12 eps and the sums ~64 eps, so entries differ by at most ~1e-13 of the sum of
-        # |products| behind them (no cancellation can hide that bound); 1e-11 leaves a margin.
+        # in different orders. Each of the <= 2^6 path products of <= ~12 factors carries rounding
+        # ~12 eps of its |J_k|...|J_1| and the sums ~64 eps, so entries differ by at most ~1e-13 of
+        # the sum of those absolute chains (a cancellation inside one product, like the rows of
+        # x - mean(x) summing to 0, cannot hide below it); 1e-11 leaves a margin.
         np.testing.assert_array_less(np.abs(total - J), 1e-11 * scale + 1e-300)
         # backward pulled one cotangent through the same vjps: grad = cotangent . J
         grad = leaf.grad if leaf.grad is not None else np.zeros(leaf.shape)

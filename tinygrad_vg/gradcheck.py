@@ -30,6 +30,12 @@ The step for input element x_j is eps * max(1, |x_j|): absolute near zero, relat
 inputs, so x + step keeps the same leading digits as x whatever |x| is. Floating point is scale
 invariant, so tiny or huge *gradients* need nothing more; inputs whose own natural scale is far
 below 1 (x ~ 1e-30) should be rescaled inside fn, or a step of 1e-6 jumps over them.
+
+The rounding term assumes fn computes each output to about 100 ulps of itself. A function that
+makes a small output by cancellation is rounded far worse: log(1 + x^2) at x = 2e-16 is ~1e-32,
+but its computed value carries the error of 1 + x^2, ~1e-16; its gradient there, 4e-16, is below
+anything a difference over a step of 1e-6 can see, and the check fails where the vjp is right.
+Such an fn wants log1p-like care, or inputs away from the cancellation.
 """
 import warnings
 from collections import namedtuple
