@@ -343,7 +343,7 @@ def installed_version(name):
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Time tinygrad_vg against hand-written numpy forward/backward (issue 6).",
-        epilog="BLAS is pinned to one thread; see the module docstring for the method.")
+        epilog="BLAS (one thread) and malloc are pinned; see the module docstring for the method.")
     parser.add_argument("-w", "--workload", nargs="+", choices=["W1", "W2", "W3", "W4"],
                         help="run only these workloads (default: all)")
     parser.add_argument("-r", "--repeats", type=int,
