@@ -185,9 +185,9 @@ def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions
         far = [differences(fn, arrays, i, 2 * step) for i, step in enumerate(steps)]
         for k, out in enumerate(outputs):
             u = rng.standard_normal(out.shape)
-            for i, uJ in enumerate(pull_back(out, u, leaves)):
-                (change, noise), width = near[i][0][k], near[i][1]
-                (far_change, _), far_width = far[i][0][k], far[i][1]
+            for i, (uJ, (changes, width), (far_changes, far_width)) in enumerate(
+                    zip(pull_back(out, u, leaves), near, far)):
+                (change, noise), (far_change, _) = changes[k], far_changes[k]
                 terms_a, terms_n = uJ * width / (2 * eps), u * change / (2 * eps)
                 A, N = terms_a.sum(), terms_n.sum()
                 far_error = ((u * far_change).sum() - (uJ * far_width).sum()) / (4 * eps)
