@@ -5,7 +5,13 @@ from ..tensor import Tensor
 
 
 def mse_loss(prediction, target):
-    """mean((prediction - target)^2) over every element."""
+    """mean((prediction - target)^2) over every element; target is a Tensor, an ndarray or a list.
+
+    The shapes must be equal: broadcasting a (N, 1) prediction against a (N,) target would average
+    a (N, N) table of differences. PyTorch warns there; this raises a ValueError."""
+    if prediction.shape != np.shape(target):
+        raise ValueError(f"mse_loss: prediction shape {prediction.shape} and target shape {np.shape(target)} "
+                         "differ; reshape one to match (a loss does not broadcast)")
     diff = prediction - target
     return (diff * diff).mean()
 
