@@ -254,7 +254,8 @@ def test_bad_expressions_are_argument_errors_not_tracebacks(capsys, expression):
     ["rnn", "--activation", "sigmoid"], ["rnn", "-T", "0"],
     ["paths"], ["paths", "x", "--var", "x"], ["paths", "x", "--var", "1x=2"], ["paths", "x", "--var", "exp=1"],
     ["paths", "x", "--var", "x=abc"], ["paths", "x", "--var", "x=1", "--var", "x=2"],
-    ["chain", "--plot", "/no/such/folder/figure.png"], ["frobnicate"], ["--json"],
+    ["chain", "--plot", "/no/such/folder/figure.png"], ["frobnicate"], ["--frobnicate"],
+    ["--plot", "/no/such/folder/figure.png"],
 ])
 def test_bad_arguments_exit_with_status_2(capsys, argv):
     with pytest.raises(SystemExit) as exit:
@@ -262,6 +263,36 @@ def test_bad_arguments_exit_with_status_2(capsys, argv):
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def stub_tour(monkeypatch):
+    """The tour's run and figure replaced by records of their calls (the real tour takes seconds)."""
+    calls = []
+    monkeypatch.setattr(cli, "run_tour", lambda: calls.append("run") or {"command": "tour", "stub": True})
+    monkeypatch.setattr(cli, "plot_tour", lambda result, path: calls.append(("plot", path)))
+    return calls
+
+
+def test_options_without_a_command_go_to_the_tour(capsys, stub_tour):
+    assert cli.main(["--json"]) == 0
+    alone = capsys.readouterr().out
+    assert cli.main(["tour", "--json"]) == 0
+    assert alone == capsys.readouterr().out and json.loads(alone) == {"command": "tour", "stub": True}
+    assert cli.main(["--json", "--plot", "x.png"]) == 0
+    assert stub_tour == ["run", "run", "run", ("plot", "x.png")]
+
+
+def test_help_and_version_without_a_command_stay_top_level(capsys, stub_tour):
+    for flag in ("-h", "--help"):
+        with pytest.raises(SystemExit) as exit:
+            cli.main([flag])
+        assert exit.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: tinygrad-vg [-h] [--version] COMMAND")
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out == f"tinygrad-vg {cli.__version__}\n"
+    assert stub_tour == []
 
 
 @pytest.mark.parametrize("command", [[], ["tour"], ["chain"], ["train"], ["rnn"], ["paths"]])

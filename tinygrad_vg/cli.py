@@ -1,6 +1,6 @@
 """tinygrad-vg: deep chains whose gradients vanish or explode, measured beside what theory predicts.
 
-  tinygrad-vg                  the tour: questions 1-4 answered with real runs (a few seconds)
+  tinygrad-vg [tour] ...       the tour: questions 1-4 answered with real runs (a few seconds)
   tinygrad-vg chain ...        one forward/backward; per layer, theory's gain beside the measured gain
   tinygrad-vg train ...        train a chain on a synthetic task; the per-step story and where it halts
   tinygrad-vg rnn ...          a vanilla RNN over T steps: dLoss/dh_t against the recurrent matrix
@@ -8,6 +8,7 @@
 
 Every command takes --help, --json (one JSON object on stdout; inf and nan, which JSON cannot hold,
 are written as the strings "inf", "-inf" and "nan") and --plot FILE.png (needs matplotlib).
+Options before any command are the tour's: `tinygrad-vg --json` is `tinygrad-vg tour --json`.
 Layer l is the module layers.(l-1); "grad norm of layer l" is |dLoss/dh_l|, h_l its output.
 """
 import argparse
@@ -32,6 +33,7 @@ from .tensor import Tensor
 from .training import train
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+TOP_LEVEL_FLAGS = ("-h", "--help", "--version")   # any other option before a command is the tour's
 CHAIN_KEYS = ("depth", "width", "batch", "activation", "init", "scale", "sigma_w", "sigma_b",
               "residual", "alpha", "norm", "dtype", "seed")
 
@@ -908,7 +910,9 @@ def build_parser():
 def main(argv=None):
     parser, command_parsers = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv or ["tour"])
+    if not argv or (argv[0].startswith("-") and argv[0] not in TOP_LEVEL_FLAGS):
+        argv = ["tour", *argv]
+    args = parser.parse_args(argv)
     command_parser = command_parsers[args.command]
     if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
         command_parser.error(f"--plot: the folder of {args.plot} does not exist")
