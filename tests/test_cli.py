@@ -345,13 +345,30 @@ def test_tour_sections_with_small_arguments_are_json_ready_and_agree_with_theory
     json.loads(cli.to_json(sections), parse_constant=reject_constant)
 
 
+# `python -m tinygrad_vg` from this checkout, whatever is installed
+ENVIRONMENT = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__))), os.environ.get("PYTHONPATH", "")])}
+
+
 def test_python_dash_m_runs_the_tour():
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__))), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "tinygrad_vg"], capture_output=True, text=True, env=environment,
+    done = subprocess.run([sys.executable, "-m", "tinygrad_vg"], capture_output=True, text=True, env=ENVIRONMENT,
                           timeout=600)
     assert done.returncode == 0, done.stderr
     for heading in ("1. Weights a bit smaller or larger", "2. Won't training fix", "3. Forward overflow",
                     "4. tanh is bounded"):
         assert heading in done.stdout
     assert "as predicted" in done.stdout
+
+
+def test_a_reader_that_closes_the_pipe_early_ends_the_command_quietly_with_status_141():
+    """`tinygrad-vg rnn ... | head -1`. The table is ~210 kB, beyond the pipe's 64 kB and both 8 kB
+    buffers, so the command is still writing when the reader closes."""
+    argv = [sys.executable, "-m", "tinygrad_vg", "rnn", "-T", "3000", "--width", "2", "--batch", "1"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENVIRONMENT) as process:
+        first = process.stdout.readline()
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        status = process.wait(timeout=300)
+    assert first.startswith(b"rnn: T = 3000 steps")
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert status == 141     # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe

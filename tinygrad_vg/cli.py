@@ -942,10 +942,17 @@ def main(argv=None):
             command_parser.error(f"cannot use the expression {args.expression!r}: {error}")
         show, draw = print_paths, plot_paths
 
-    if args.json:
-        print(to_json(result))
-    else:
-        show(result)
+    try:
+        if args.json:
+            print(to_json(result))
+        else:
+            show(result)
+        sys.stdout.flush()   # here, not at exit: a reader that left early (| head) is seen inside the try
+    except BrokenPipeError:
+        # Python's note on SIGPIPE: stdout to devnull, so the flush at exit cannot raise again, and the
+        # status of a writer killed by SIGPIPE (128 + 13), raised so that `python -m` exits with it too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     if args.plot:
         draw(result, args.plot)
     return 0
