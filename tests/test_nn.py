@@ -202,6 +202,25 @@ def test_mse_loss_value_and_gradcheck():
     assert gradcheck(nn.mse_loss, [a, b])
 
 
+def test_mse_loss_takes_a_tensor_ndarray_or_list_target_of_the_prediction_shape():
+    prediction = Tensor(np.array([[1.0], [3.0]]), requires_grad=True)
+    for target in (Tensor(np.array([[0.0], [1.0]])), np.array([[0.0], [1.0]]), [[0.0], [1.0]]):
+        prediction.zero_grad()
+        loss = nn.mse_loss(prediction, target)
+        loss.backward()
+        assert loss.item() == 2.5                                        # (1^2 + 2^2) / 2
+        np.testing.assert_array_equal(prediction.grad, [[1.0], [2.0]])  # 2 (p - t) / N
+
+
+def test_mse_loss_refuses_to_broadcast_a_column_prediction_against_a_flat_target():
+    prediction = Tensor(np.zeros((4, 1)))
+    for target in (Tensor(np.zeros(4)), np.zeros(4), [0.0] * 4):
+        with pytest.raises(ValueError, match=r"mse_loss: prediction shape \(4, 1\) and target shape \(4,\)"):
+            nn.mse_loss(prediction, target)
+    with pytest.raises(ValueError, match=r"mse_loss: prediction shape \(4, 1\) and target shape \(\)"):
+        nn.mse_loss(prediction, 0.0)
+
+
 def test_cross_entropy_value_is_stable_for_huge_logits_and_passes_gradcheck():
     logits = np.random.default_rng(0).normal(size=(4, 3))
     target = np.array([0, 2, 1, 2])
