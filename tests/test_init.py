@@ -123,3 +123,13 @@ def test_random_initialisers_are_reproducible_in_place_and_keep_dtype(initialise
     assert not np.array_equal(initialise(empty((5, 4), np.float32), 43).data, array)
     rng = np.random.default_rng(7)                  # a generator moves on: two draws differ
     assert not np.array_equal(initialise(empty((5, 4)), rng).data, initialise(empty((5, 4)), rng).data)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0)])
+@pytest.mark.parametrize("initialise", INITIALISERS + [lambda t, rng: init.constant_(t, 1.0),
+                                                       lambda t, rng: init.identity_(t, 2.0)],
+                         ids=["normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+                              "kaiming_normal", "orthogonal", "constant", "identity"])
+def test_initialising_a_zero_element_tensor_is_a_no_op_as_in_pytorch(initialise, shape):
+    t = empty(shape)
+    assert initialise(t, 0) is t and t.shape == shape

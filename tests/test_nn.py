@@ -94,6 +94,30 @@ def test_linear_default_init_is_pytorchs_uniform_bound_and_seeded():
     assert nn.Linear(3, 2, dtype=np.float32).weight.dtype == np.float32
 
 
+def test_linear_with_no_inputs_outputs_its_bias_which_starts_at_zero():
+    layer = nn.Linear(0, 3, rng=0)
+    assert layer.weight.shape == (3, 0)
+    np.testing.assert_array_equal(layer.bias.data, np.zeros(3))     # PyTorch's bound 1/sqrt(fan_in) is 0 here
+    layer.bias.data[...] = [1.0, 2.0, 3.0]
+    x = Tensor(np.empty((2, 0)), requires_grad=True)
+    y = layer(x)
+    np.testing.assert_array_equal(y.data, [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    y.backward(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(layer.bias.grad, [3.0, 5.0, 7.0])  # dL/db = sum_rows G
+    assert layer.weight.grad.shape == (3, 0) and x.grad.shape == (2, 0)
+
+
+def test_linear_with_no_outputs_maps_a_batch_to_empty_rows_and_passes_no_gradient_back():
+    layer = nn.Linear(3, 0, rng=0)
+    assert layer.weight.shape == (0, 3) and layer.bias.shape == (0,)
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    y = layer(x)
+    assert y.shape == (2, 0)
+    y.backward(np.empty((2, 0)))
+    np.testing.assert_array_equal(x.grad, np.zeros((2, 3)))
+    assert layer.weight.grad.shape == (0, 3) and layer.bias.grad.shape == (0,)
+
+
 def test_module_names_the_layer_only_while_it_runs():
     model = TwoLayers()
     seen = []

@@ -3,7 +3,10 @@
 Random ones take `rng`: a numpy.random.Generator, or a seed, or None for a fresh generator, so an
 experiment is reproducible by passing the same seed. For a weight of shape (out, in, ...), fan_in is
 in * receptive field and fan_out is out * receptive field.
+
+As in PyTorch, initialising a zero-element tensor (e.g. the weight of Linear(0, n)) is a no-op.
 """
+import functools
 import math
 
 import numpy as np
@@ -42,6 +45,14 @@ def fill(t, values):
     return t
 
 
+def no_op_when_empty(initialiser):
+    """Return a zero-element t untouched: there is nothing to fill, and a fan of 0 has no std."""
+    @functools.wraps(initialiser)
+    def initialise(t, *args, **kwargs):
+        return t if t.size == 0 else initialiser(t, *args, **kwargs)
+    return initialise
+
+
 def normal_(t, mean=0.0, std=1.0, rng=None):
     return fill(t, np.random.default_rng(rng).normal(mean, std, t.shape))
 
@@ -54,6 +65,7 @@ def constant_(t, value):
     return fill(t, value)
 
 
+@no_op_when_empty
 def xavier_uniform_(t, gain=1.0, rng=None):
     """Glorot: U(-bound, bound), bound = gain sqrt(6 / (fan_in + fan_out)), so Var = gain^2 2 / (fan_in + fan_out)."""
     fan_in, fan_out = fan_in_and_out(t)
@@ -61,6 +73,7 @@ def xavier_uniform_(t, gain=1.0, rng=None):
     return uniform_(t, -bound, bound, rng)
 
 
+@no_op_when_empty
 def xavier_normal_(t, gain=1.0, rng=None):
     """Glorot: N(0, gain^2 2 / (fan_in + fan_out))."""
     fan_in, fan_out = fan_in_and_out(t)
@@ -75,12 +88,14 @@ def kaiming_std(t, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
+@no_op_when_empty
 def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     """He: U(-bound, bound) with bound = sqrt(3) std (a uniform on [-b, b] has variance b^2 / 3)."""
     bound = math.sqrt(3.0) * kaiming_std(t, a, mode, nonlinearity)
     return uniform_(t, -bound, bound, rng)
 
 
+@no_op_when_empty
 def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     """He: N(0, gain^2 / fan); for relu, Var = 2 / fan_in."""
     return normal_(t, 0.0, kaiming_std(t, a, mode, nonlinearity), rng)

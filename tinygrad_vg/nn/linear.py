@@ -11,7 +11,8 @@ from .module import Module
 class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
         """PyTorch's default init: weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features))
-        (kaiming_uniform_ with a = sqrt(5) for the weight)."""
+        (kaiming_uniform_ with a = sqrt(5) for the weight). Either size may be 0, as in PyTorch:
+        Linear(0, n) maps (B, 0) to its bias broadcast to (B, n), and that bias starts at 0."""
         super().__init__()
         rng = np.random.default_rng(rng)
         self.in_features, self.out_features = in_features, out_features
