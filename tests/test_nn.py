@@ -52,6 +52,15 @@ def test_reassigning_an_attribute_unregisters_it_and_shared_parameters_appear_on
     assert len(twice.parameters()) == 2
 
 
+def test_replacing_a_child_or_parameter_keeps_its_place_in_the_order_as_in_pytorch():
+    model = TwoLayers()
+    model.first = nn.Linear(3, 4)
+    model.scale = make_parameter(2, seed=1)
+    assert [name for name, _ in model.named_modules()] == ["", "first", "body", "body.0", "body.1"]
+    assert [name for name, _ in model.named_parameters()][:3] == ["scale", "first.weight", "first.bias"]
+    assert model.first.label == "first (Linear)"
+
+
 def test_assigning_before_super_init_is_a_clear_error():
     class Broken(nn.Module):
         def __init__(self):

@@ -6,6 +6,7 @@ from .layer_norm import LayerNorm
 from .linear import Linear
 from .losses import cross_entropy, mse_loss
 from .module import Module
+from .module_list import ModuleList
 from .residual import Residual
 from .rnn import RNN
-from .sequential import Sequential
+from .sequential import Lambda, Sequential

@@ -4,6 +4,10 @@
 registers a parameter (a leaf tensor that requires grad). Every module knows its dotted path inside
 its root (`layers.37`) and, while it runs, puts the label `layers.37 (Linear)` on anomaly's module
 stack, so a NonFiniteError raised by an op inside it can say which layer produced the bad value.
+
+Modules in a plain list, tuple or dict attribute would not be registered (their parameters would be
+missing from .parameters()), so assigning one is a TypeError, unless each module in it is registered
+already through another attribute: nn.ModuleList and nn.Sequential hold them.
 """
 from .. import anomaly
 from ..tensor import Tensor
@@ -12,6 +16,17 @@ from ..tensor import Tensor
 def is_parameter(value):
     """A parameter is a leaf tensor that requires grad (an intermediate result is not)."""
     return isinstance(value, Tensor) and value.requires_grad and value.op is None
+
+
+def hides_modules(owner, name, container):
+    """Whether the list, tuple or dict `container`, assigned to owner.name, holds a module that would
+    not stay registered: one outside owner's other children (a list of aliases hides nothing)."""
+    items = container.values() if isinstance(container, dict) else container
+    modules = [item for item in items if isinstance(item, Module)]
+    if not modules:
+        return False
+    registered = {id(m) for other, child in owner._modules.items() if other != name for _, m in child.named_modules()}
+    return any(id(m) not in registered for m in modules)
 
 
 class Module:
@@ -24,13 +39,20 @@ class Module:
         if "_modules" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
                                  f"attribute {name!r}")
-        self._modules.pop(name, None)
-        self._parameters.pop(name, None)
         if isinstance(value, Module):
-            self._modules[name] = value
+            self._parameters.pop(name, None)
+            self._modules[name] = value            # a replaced child keeps its place, as in PyTorch
             value.rename(f"{self.path}.{name}" if self.path else name)
         elif is_parameter(value):
+            self._modules.pop(name, None)
             self._parameters[name] = value
+        else:
+            if isinstance(value, (list, tuple, dict)) and hides_modules(self, name, value):
+                raise TypeError(f"{type(self).__name__}.{name}: a {type(value).__name__} of modules would not be "
+                                "registered (their parameters would be missing from .parameters()); "
+                                "hold them in an nn.ModuleList or an nn.Sequential")
+            self._modules.pop(name, None)
+            self._parameters.pop(name, None)
         object.__setattr__(self, name, value)
 
     def rename(self, path):
@@ -39,7 +61,7 @@ class Module:
         while stack:
             module, path = stack.pop()
             module.__dict__["path"] = path
-            module.__dict__["label"] = f"{path} ({type(module).__name__})" if path else type(module).__name__
+            module.__dict__["label"] = f"{path} ({module.type_name()})" if path else module.type_name()
             stack.extend((child, f"{path}.{name}" if path else name) for name, child in module._modules.items())
 
     def __call__(self, *args, **kwargs):
@@ -51,6 +73,10 @@ class Module:
             return self.forward(*args, **kwargs)
         finally:
             stack.pop()
+
+    def type_name(self):
+        """What the label shows beside the path: the class name (a Lambda adds its function's)."""
+        return type(self).__name__
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")

@@ -1,25 +1,48 @@
-"""Sequential: runs its children in order; they are named "0", "1", "2", ... as in PyTorch."""
+"""Sequential: runs its children in order, named "0", "1", "2", ... as in PyTorch.
+
+It is a ModuleList with a forward (PyTorch keeps the two apart; their list methods are the same).
+A plain callable among its entries (a function, a lambda) is wrapped in a Lambda module, so it is
+counted, named and run in its place like any layer.
+"""
 from .module import Module
+from .module_list import ModuleList
 
 
-class Sequential(Module):
-    def __init__(self, *modules):
+def function_name(fn):
+    """fn's __name__ (`<lambda>` for a lambda), or the name of its type for a callable object."""
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+class Lambda(Module):
+    """A plain function of tensors as a module; its label names the function: `1 (Lambda: double)`."""
+
+    def __init__(self, fn):
         super().__init__()
-        for module in modules:
-            self.append(module)
+        self.fn = fn
+        self.rename(self.path)          # Module.__init__ labelled it before fn was known
 
-    def append(self, module):
-        setattr(self, str(len(self._modules)), module)
-        return self
+    def type_name(self):
+        return f"Lambda: {function_name(self.fn)}"
 
-    def __getitem__(self, index):
-        return list(self._modules.values())[index]
+    def forward(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
 
-    def __len__(self):
-        return len(self._modules)
+    def extra_repr(self):
+        return function_name(self.fn)
 
-    def __iter__(self):
-        return iter(self._modules.values())
+
+class Sequential(ModuleList):
+    def __init__(self, *modules):
+        super().__init__(modules)
+
+    def checked(self, value, position):
+        """A Module as it is, any other callable wrapped in a Lambda; a TypeError for the rest."""
+        if isinstance(value, (Module, type)):
+            return super().checked(value, position)
+        if not callable(value):
+            raise TypeError(f"Sequential: item {position} is of type {type(value).__name__}, "
+                            "neither a Module nor callable")
+        return Lambda(value)
 
     def forward(self, x):
         for module in self._modules.values():
