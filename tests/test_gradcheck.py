@@ -167,6 +167,14 @@ def test_warns_when_inputs_are_not_float64():
     assert report.unresolved == report.checked
 
 
+@pytest.mark.parametrize("single", [X, Tensor(X)], ids=["ndarray", "Tensor"])
+def test_a_single_array_or_tensor_is_one_input(single):
+    report = gradcheck(lambda a: a.exp(), single)
+    assert report and report.checked == 9
+    wrong = gradcheck(wrong_exp, single)
+    assert not wrong and wrong.index == ((1,), (1,)) and wrong.error == gradcheck(wrong_exp, [X]).error
+
+
 def test_leaves_the_callers_gradients_alone():
     x = Tensor(X, requires_grad=True)
     weight = Tensor([2.0, 3.0, 4.0], requires_grad=True)

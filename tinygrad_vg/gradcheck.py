@@ -87,14 +87,15 @@ class GradcheckReport:
                    "coarser than atol and rtol ask" if self.unresolved else ""))
 
 
-def as_outputs(result):
-    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+def as_tuple(value):
+    """PyTorch's reading of inputs and outputs: a tuple or list is several, anything else is one."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 def evaluate(fn, arrays):
     """fn's outputs on plain arrays, without recording a graph."""
     with no_grad():
-        return [out.data for out in as_outputs(fn(*[Tensor(a) for a in arrays]))]
+        return [out.data for out in as_tuple(fn(*[Tensor(a) for a in arrays]))]
 
 
 def pull_back(out, cotangent, leaves):
@@ -200,21 +201,21 @@ def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directions=4, seed=0):
     """Compare fn's backward with central differences; returns a GradcheckReport (truthy on pass).
 
-    fn takes Tensors (one per input) and returns a Tensor or a tuple of Tensors. Every input is
-    differentiated; constants belong in fn's closure. fn runs on fresh copies, so the inputs' .grad
-    is untouched; .grad of tensors fn captures (parameters, outside results) is restored afterwards.
-    mode "full" compares whole Jacobians; mode "random" compares n_directions random projections
-    u^T J v (drawn from `seed`), for inputs too large for that. The module docstring defines the
-    tolerance.
+    inputs is one Tensor or array, or a tuple or list of them; fn takes one Tensor per input and
+    returns a Tensor or a tuple of Tensors. Every input is differentiated; constants belong in fn's
+    closure. fn runs on fresh copies, so the inputs' .grad is untouched; .grad of tensors fn captures
+    (parameters, outside results) is restored afterwards. mode "full" compares whole Jacobians; mode
+    "random" compares n_directions random projections u^T J v (drawn from `seed`), for inputs too
+    large for that. The module docstring defines the tolerance.
     """
     if mode not in ("full", "random"):
         raise ValueError(f"gradcheck: mode must be 'full' or 'random', got {mode!r}")
-    arrays = [Tensor(x).data.copy() for x in inputs]
+    arrays = [Tensor(x).data.copy() for x in as_tuple(inputs)]
     if any(a.dtype != np.float64 for a in arrays):
         warnings.warn(f"gradcheck: inputs of dtypes {[str(a.dtype) for a in arrays]} are not all float64; "
                       "finite differences need float64 (see report.unresolved)", stacklevel=2)
     leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
-    outputs = as_outputs(fn(*leaves))
+    outputs = as_tuple(fn(*leaves))
     captured = [node for out in outputs for node in graph.nodes(out)
                 if node.requires_grad and not any(node is x for x in leaves)]
     saved = [node.grad for node in captured]
