@@ -175,6 +175,17 @@ def test_a_single_array_or_tensor_is_one_input(single):
     assert not wrong and wrong.index == ((1,), (1,)) and wrong.error == gradcheck(wrong_exp, [X]).error
 
 
+@pytest.mark.parametrize("result, what", [
+    (lambda a: np.exp(a.data), "got ndarray"),
+    (lambda a: 1.5, "got float"),
+    (lambda a: [1.0, 2.0], "got a list of float"),
+    (lambda a: (a.exp(), np.ones(3)), "got a tuple of Tensor, ndarray"),
+])
+def test_fn_returning_anything_but_tensors_is_a_type_error_saying_what_it_returned(result, what):
+    with pytest.raises(TypeError, match=rf"^gradcheck: fn must return a Tensor or a tuple of Tensors, {what}"):
+        gradcheck(result, [X])
+
+
 def test_leaves_the_callers_gradients_alone():
     x = Tensor(X, requires_grad=True)
     weight = Tensor([2.0, 3.0, 4.0], requires_grad=True)

@@ -92,10 +92,22 @@ def as_tuple(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
+def outputs_of(fn, tensors):
+    """fn(*tensors) as a tuple of Tensors; a TypeError that says what fn returned otherwise."""
+    result = fn(*tensors)
+    outputs = as_tuple(result)
+    if not all(isinstance(out, Tensor) for out in outputs):
+        kinds = ", ".join(dict.fromkeys(type(out).__name__ for out in outputs))
+        what = f"a {type(result).__name__} of {kinds}" if isinstance(result, (tuple, list)) else kinds
+        raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {what}; build the "
+                        "result with Tensor operations (x.tanh(), not np.tanh(x.data)) so backward can follow it")
+    return outputs
+
+
 def evaluate(fn, arrays):
     """fn's outputs on plain arrays, without recording a graph."""
     with no_grad():
-        return [out.data for out in as_tuple(fn(*[Tensor(a) for a in arrays]))]
+        return [out.data for out in outputs_of(fn, [Tensor(a) for a in arrays])]
 
 
 def pull_back(out, cotangent, leaves):
@@ -215,7 +227,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directi
         warnings.warn(f"gradcheck: inputs of dtypes {[str(a.dtype) for a in arrays]} are not all float64; "
                       "finite differences need float64 (see report.unresolved)", stacklevel=2)
     leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
-    outputs = as_tuple(fn(*leaves))
+    outputs = outputs_of(fn, leaves)
     captured = [node for out in outputs for node in graph.nodes(out)
                 if node.requires_grad and not any(node is x for x in leaves)]
     saved = [node.grad for node in captured]
