@@ -6,6 +6,9 @@ derivative then fails at every scale. A fixed absolute tolerance (|numeric - ana
 cannot tell right from wrong once gradients are tiny, which is exactly where vanishing-gradient
 work happens: it passes a 1e-30 gradient that is 6% wrong.
 
+In float32 finite differences are too coarse for the default tolerance: gradcheck refuses float32
+inputs unless it is given atol or rtol, and a step float32 can resolve.
+
 Run:  python examples/gradient_check.py [--depth 30 --shrink 0.1]
 """
 import argparse
@@ -66,3 +69,13 @@ for name, first_tanh in [("correct backward", lambda t: t.tanh()), ("buggy first
           f"{'passed' if report else 'FAILED':>10} {'passed' if naive else 'FAILED':>14}")
 print("(worst entry of each check shown; gradcheck's tolerance scales with the Jacobian, the naive one does not)")
 print(f"   {report}")
+
+print("\n4. float32 inputs. Rounding (1e-7) over the default step of 1e-6 hides errors of 10%, so gradcheck")
+print("   refuses them unless given a tolerance, and then wants a step float32 resolves:")
+x32, w32 = x.astype(np.float32), w.astype(np.float32)
+try:
+    gradcheck(lambda x, w: wrong_tanh(x * w) * x, [x32, w32])
+except TypeError as error:
+    print("  ", error)
+for name, tanh in [("correct backward", lambda t: t.tanh()), ("buggy tanh", wrong_tanh)]:
+    print(f"   {name}, eps=1e-3, rtol=1e-2:", gradcheck(lambda x, w: tanh(x * w) * x, [x32, w32], eps=1e-3, rtol=1e-2))

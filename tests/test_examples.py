@@ -145,6 +145,13 @@ def test_gradient_check_catches_the_wrong_vjp_at_1e_minus_30_where_an_absolute_t
     assert "gradcheck FAILED" in out.split("2. ")[1].split("3. ")[0]
 
 
+def test_gradient_check_refuses_float32_without_a_tolerance_and_catches_the_bug_with_one(run):
+    section = run("gradient_check.py", "--depth", 3).split("\n4. ")[1]
+    assert "gradcheck: inputs of dtypes ['float32', 'float32'] are not all float64" in section
+    assert "correct backward, eps=1e-3, rtol=1e-2: gradcheck passed" in section
+    assert "buggy tanh, eps=1e-3, rtol=1e-2: gradcheck FAILED" in section
+
+
 def test_plot_writes_a_png_or_says_how_to_install_matplotlib(run, tmp_path):
     figure = tmp_path / "q1.png"
     out = run("q1_identity_chain.py", "--depth", 4, "--width", 2, "--plot", figure)

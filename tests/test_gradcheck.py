@@ -160,11 +160,34 @@ def test_a_constant_factor_changes_nothing_but_the_numbers(scale):
     assert scaled.analytic == pytest.approx(plain.analytic * scale)
 
 
-def test_warns_when_inputs_are_not_float64():
-    with pytest.warns(UserWarning, match="float64"):
-        report = gradcheck(lambda a: a.exp(), [X.astype(np.float32)])
-    # float32 rounding (1e-7) over a step of 1e-6: nothing is resolved to rtol = 1e-3
-    assert report.unresolved == report.checked
+def exp_wrong_by(factor):
+    """exp whose vjp is `factor` times the true one."""
+    return type("ExpTooLarge", (ops.Exp,), {"vjp": lambda self, g, i: g * self.y * factor})
+
+
+def test_inputs_not_float64_without_a_tolerance_are_a_type_error_naming_the_dtypes():
+    # float32 rounding (1e-7) over a step of 1e-6 is ~10%: at the float64 defaults a vjp 7.6% off passed
+    wrong = exp_wrong_by(1.076)
+    with pytest.raises(TypeError, match=r"gradcheck: inputs of dtypes \['float64', 'float32'\] are not all "
+                                        r"float64.*atol= and/or rtol="):
+        gradcheck(lambda a, b: apply(wrong(), a) * b, [X, X.astype(np.float32)])
+
+
+def test_inputs_not_float64_are_checked_at_an_explicit_tolerance():
+    x = X.astype(np.float32)
+    # float32 rounding over a step of 1e-3 is ~1e-4, so a 7.6% error shows and rtol = 1e-2 is resolvable
+    assert gradcheck(lambda a: a.exp(), x, eps=1e-3, rtol=1e-2)
+    report = gradcheck(lambda a: apply(exp_wrong_by(1.076)(), a), x, eps=1e-3, atol=1e-2)
+    assert not report and report.relative_error == pytest.approx(0.076 / 1.076, rel=1e-3)
+    # over the default step of 1e-6 nothing is resolved to rtol = 1e-3, and the report says so
+    report = gradcheck(lambda a: a.exp(), x, rtol=1e-3)
+    assert report.unresolved == report.checked == 9 and "9 entries only checkable" in str(report)
+
+
+def test_no_tolerance_means_the_float64_defaults_atol_1e_minus_5_and_rtol_1e_minus_3():
+    default, explicit = gradcheck(wrong_exp, [X]), gradcheck(wrong_exp, [X], atol=1e-5, rtol=1e-3)
+    assert default.tolerance == explicit.tolerance
+    assert default.tolerance == pytest.approx(1e-5 * default.scale + 1e-3 * abs(default.numeric), rel=1e-3)
 
 
 @pytest.mark.parametrize("single", [X, Tensor(X)], ids=["ndarray", "Tensor"])

@@ -26,6 +26,12 @@ Both scale with fn, so neither is an absolute floor. Entries whose resolution ex
 the tolerance are counted in `report.unresolved` and named in the text: there the check is
 coarser than asked (a step too small for the rounding, or too large for the curvature).
 
+The defaults atol = 1e-5 and rtol = 1e-3 are float64's. In float32, rounding (~1e-7 of f) over a
+step of 1e-6 is ~10% of a derivative as large as f: the resolution term swamps any tolerance, and
+a vjp 7% off passes as "unresolved". So inputs of any other dtype are a TypeError unless atol or
+rtol is given; given, the check runs at that tolerance, and wants an eps the dtype resolves (~1e-3
+for float32, where rounding is ~1e-4 of a derivative and an error of a few percent shows).
+
 The step for input element x_j is eps * max(1, |x_j|): absolute near zero, relative for large
 inputs, so x + step keeps the same leading digits as x whatever |x| is. Floating point is scale
 invariant, so tiny or huge *gradients* need nothing more; inputs whose own natural scale is far
@@ -37,7 +43,6 @@ but its computed value carries the error of 1 + x^2, ~1e-16; its gradient there,
 anything a difference over a step of 1e-6 can see, and the check fails where the vjp is right.
 Such an fn wants log1p-like care, or inputs away from the cancellation.
 """
-import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -210,7 +215,7 @@ def random_check(fn, arrays, leaves, outputs, eps, atol, rtol, rng, n_directions
                 yield 1, int(unresolved), Entry(ratio, k, i, n, N, A, error, scale, tolerance)
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directions=4, seed=0):
+def gradcheck(fn, inputs, eps=1e-6, atol=None, rtol=None, mode="full", n_directions=4, seed=0):
     """Compare fn's backward with central differences; returns a GradcheckReport (truthy on pass).
 
     inputs is one Tensor or array, or a tuple or list of them; fn takes one Tensor per input and
@@ -218,14 +223,19 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_directi
     closure. fn runs on fresh copies, so the inputs' .grad is untouched; .grad of tensors fn captures
     (parameters, outside results) is restored afterwards. mode "full" compares whole Jacobians; mode
     "random" compares n_directions random projections u^T J v (drawn from `seed`), for inputs too
-    large for that. The module docstring defines the tolerance.
+    large for that. atol and rtol default to 1e-5 and 1e-3 for float64 inputs; inputs of any other
+    dtype need them given (see the module docstring, which defines the tolerance).
     """
     if mode not in ("full", "random"):
         raise ValueError(f"gradcheck: mode must be 'full' or 'random', got {mode!r}")
     arrays = [Tensor(x).data.copy() for x in as_tuple(inputs)]
-    if any(a.dtype != np.float64 for a in arrays):
-        warnings.warn(f"gradcheck: inputs of dtypes {[str(a.dtype) for a in arrays]} are not all float64; "
-                      "finite differences need float64 (see report.unresolved)", stacklevel=2)
+    if atol is None and rtol is None and any(a.dtype != np.float64 for a in arrays):
+        raise TypeError(f"gradcheck: inputs of dtypes {[str(a.dtype) for a in arrays]} are not all float64, "
+                        "and the default atol and rtol are float64's (float32 rounding over a step of 1e-6 "
+                        "is ~10% of a derivative, so a wrong vjp would pass): pass float64 inputs, or atol= "
+                        "and/or rtol= to check at that tolerance, with an eps the dtype resolves (~1e-3 for float32)")
+    atol = 1e-5 if atol is None else atol
+    rtol = 1e-3 if rtol is None else rtol
     leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
     outputs = outputs_of(fn, leaves)
     captured = [node for out in outputs for node in graph.nodes(out)
