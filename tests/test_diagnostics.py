@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tinygrad_vg import Tensor, chain_report, jacobian
+from tinygrad_vg import Tensor, chain_report, jacobian, nn
 from tinygrad_vg.diagnostics import norm
 
 
@@ -151,3 +151,32 @@ def test_errors_name_the_problem():
         chain_report(outputs, loss, weights=weights[:1])
     with pytest.raises(ValueError, match="no layer outputs"):
         chain_report([], loss)
+
+
+def test_a_model_given_for_the_layer_outputs_is_a_type_error_that_says_how_to_get_them():
+    x, outputs, weights, loss = tanh_chain(depth=2)
+    model = nn.Linear(3, 3)
+    with pytest.raises(TypeError, match=r"layer_outputs .* got Linear.*forward_with_outputs\(x\)"):
+        chain_report(model, loss)
+    with pytest.raises(TypeError, match=r"layer_outputs .* got Tensor.*forward_with_outputs\(x\)"):
+        chain_report(outputs[-1], loss)
+    with pytest.raises(TypeError, match=r"layer_outputs .* got float"):
+        chain_report(1.0, loss)
+    with pytest.raises(TypeError, match=r"layer_outputs\[1\] is of type ndarray, not a Tensor"):
+        chain_report([outputs[0], outputs[1].data], loss)
+    with pytest.raises(TypeError, match=r"layer_outputs\[0\] is of type Linear, not a Tensor.*forward_with_outputs"):
+        chain_report(nn.Sequential(model, nn.Tanh()), loss)
+
+
+def test_a_loss_or_weights_that_are_not_tensors_are_type_errors():
+    x, outputs, weights, loss = tanh_chain(depth=2)
+    with pytest.raises(TypeError, match=r"loss must be a Tensor, got float"):
+        chain_report(outputs, loss.item())
+    with pytest.raises(TypeError, match=r"weights\[1\] must be None, a Tensor or a sequence of Tensors, got ndarray"):
+        chain_report(outputs, loss, weights=[weights[0], weights[1][0].data])
+    with pytest.raises(TypeError, match=r"weights\[0\]\[1\] is of type float, not a Tensor"):
+        chain_report(outputs, loss, weights=[(weights[0][0], 2.0), None])
+    with pytest.raises(TypeError, match=r"weights must be a sequence .* got Linear"):
+        chain_report(outputs, loss, weights=nn.Linear(3, 3))
+    with pytest.raises(TypeError, match=r"input must be None or a Tensor, got ndarray"):
+        chain_report(outputs, loss, input=x.data)

@@ -9,12 +9,16 @@ and sigma_min(J_k) <= gain_k <= sigma_max(J_k). The report measures each factor,
 singular values of J_k off the graph (chain_rule.jacobian) when the layer is small, and changes
 nothing: it reads the .grad that loss.backward() left on each layer output.
 """
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import chain_rule, plot
 from .optim import global_norm
+from .tensor import Tensor
+
+HOW_TO_GET_OUTPUTS = "`output, outputs = model.forward_with_outputs(x)` (Sequential, DeepChain) returns them"
 
 
 def norm(array):
@@ -68,6 +72,42 @@ class LayerRecord:
         if self.jacobian_singular_values is not None:
             record["jacobian_singular_values"] = [float(s) for s in self.jacobian_singular_values]
         return record
+
+
+def layer_output_list(layer_outputs):
+    """layer_outputs as a list, or a TypeError saying what was given instead of Tensors."""
+    if isinstance(layer_outputs, Tensor) or not isinstance(layer_outputs, Iterable):
+        raise TypeError("chain_report: layer_outputs must be an iterable of the Tensors h_1 .. h_L of one "
+                        f"forward pass, got {type(layer_outputs).__name__}; {HOW_TO_GET_OUTPUTS}")
+    outputs = list(layer_outputs)
+    for k, h in enumerate(outputs):
+        if not isinstance(h, Tensor):
+            raise TypeError(f"chain_report: layer_outputs[{k}] is of type {type(h).__name__}, not a Tensor; "
+                            f"{HOW_TO_GET_OUTPUTS}")
+    return outputs
+
+
+def weight_groups(weights, depth):
+    """weights as one list of tensors per layer ([] where an entry, or weights itself, is None),
+    after checking that every entry is what chain_report's docstring allows."""
+    if weights is None:
+        return [[] for _ in range(depth)]
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"chain_report: weights must be a sequence with one entry per layer, "
+                        f"got {type(weights).__name__}")
+    if len(weights) != depth:
+        raise ValueError(f"chain_report: {len(weights)} weight entries for {depth} layers")
+    groups = []
+    for l, entry in enumerate(weights):
+        if entry is not None and not isinstance(entry, (Tensor, list, tuple)):
+            raise TypeError(f"chain_report: weights[{l}] must be None, a Tensor or a sequence of Tensors, "
+                            f"got {type(entry).__name__}")
+        group = [] if entry is None else [entry] if isinstance(entry, Tensor) else list(entry)
+        for k, w in enumerate(group):
+            if not isinstance(w, Tensor):
+                raise TypeError(f"chain_report: weights[{l}][{k}] is of type {type(w).__name__}, not a Tensor")
+        groups.append(group)
+    return groups
 
 
 def describe(value, spec=".3e"):
@@ -149,18 +189,24 @@ def chain_report(layer_outputs, loss, weights=None, input=None, spectra_max_size
     input             optional h_0: gives layer 1 its gain (if it has .grad) and its spectrum
     spectra_max_size  singular values are computed for a layer when h_(l-1) and h_l have at most
                       this many elements each (the end-to-end spectrum likewise)
+
+    An argument of the wrong type (a model instead of its layer outputs, a float loss) is a
+    TypeError that names what was given.
     """
-    layer_outputs = list(layer_outputs)
+    layer_outputs = layer_output_list(layer_outputs)
     if not layer_outputs:
         raise ValueError("chain_report: no layer outputs given")
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"chain_report: loss must be a Tensor, got {type(loss).__name__}")
     if loss.size != 1:
         raise ValueError(f"chain_report: loss must have one element, got shape {loss.shape}")
     for l, h in enumerate(layer_outputs, 1):
         if h.grad is None:
             raise RuntimeError(f"chain_report: layer {l}'s output (shape {h.shape}) has no .grad; "
                                "call loss.backward() first, with the layer outputs in its graph")
-    if weights is not None and len(weights) != len(layer_outputs):
-        raise ValueError(f"chain_report: {len(weights)} weight entries for {len(layer_outputs)} layers")
+    weight_tensors = weight_groups(weights, len(layer_outputs))
+    if input is not None and not isinstance(input, Tensor):
+        raise TypeError(f"chain_report: input must be None or a Tensor, got {type(input).__name__}")
 
     has_input_grad = input is not None and input.grad is not None
     grad_norms = [norm(input.grad) if has_input_grad else None] + [norm(h.grad) for h in layer_outputs]
@@ -175,9 +221,7 @@ def chain_report(layer_outputs, loss, weights=None, input=None, spectra_max_size
     records = []
     for l, h in enumerate(layer_outputs):
         previous = layer_outputs[l - 1] if l else input
-        weight_grads = [] if weights is None or weights[l] is None else [
-            w.grad for w in (weights[l] if isinstance(weights[l], (list, tuple)) else [weights[l]])
-            if w.grad is not None]
+        weight_grads = [w.grad for w in weight_tensors[l] if w.grad is not None]
         records.append(LayerRecord(
             layer=l + 1, shape=tuple(h.shape), activation_norm=norm(h.data), grad_norm=grad_norms[l + 1],
             gain=gains[l], cumulative_gain=cumulative[l],
