@@ -2,6 +2,8 @@
 what it holds, and a plain list of modules on a Module is refused instead of silently lost."""
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tinygrad_vg import Tensor, anomaly, nn
 
@@ -74,6 +76,28 @@ def test_module_list_append_extend_insert_and_setitem_keep_the_names_in_order():
     assert modules[5] is a and len(modules) == 6
     with pytest.raises(IndexError):
         modules[6] = b
+
+
+@given(st.lists(st.tuples(st.sampled_from(["append", "insert", "setitem"]), st.integers(-6, 6)), max_size=12))
+def test_module_list_edits_match_the_same_edits_of_a_python_list_and_rename_every_moved_module(edits):
+    modules, expected = nn.ModuleList(), []
+    for edit, index in edits:
+        module = nn.Identity()
+        if edit == "append":
+            modules.append(module)
+            expected.append(module)
+        elif edit == "insert":
+            modules.insert(index, module)
+            expected.insert(index, module)
+        elif -len(expected) <= index < len(expected):
+            modules[index] = module
+            expected[index] = module
+        else:
+            with pytest.raises(IndexError):
+                modules[index] = module
+    assert list(modules) == expected and len(modules) == len(expected)
+    names = [str(k) for k in range(len(expected))]
+    assert [name for name, _ in modules.named_children()] == names == [m.path for m in modules]
 
 
 def test_a_slice_is_a_container_of_the_same_kind_that_leaves_the_layers_names_alone():
