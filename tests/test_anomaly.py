@@ -1,9 +1,13 @@
-"""detect_anomaly: the first op that makes inf or NaN out of finite inputs is named, with its layer,
-kind and phase; ops that only pass a bad value along are not; outside the context nothing is checked."""
+"""detect_anomaly: the first op that makes inf or NaN out of finite inputs, or rounds a value to
+exactly 0 that a wider dtype keeps nonzero, is named, with its layer, kind and phase; ops that only
+pass a bad value along are not, nor zeros by definition; outside the context nothing is checked."""
 import numpy as np
 import pytest
 
-from tinygrad_vg import NonFiniteError, Tensor, anomaly, detect_anomaly, nn
+import tinygrad_vg as tg
+from tinygrad_vg import NonFiniteError, Tensor, UnderflowError, anomaly, detect_anomaly, nn
+
+LONG_DOUBLE_IS_WIDER = anomaly.wider(np.dtype(np.float64)) is not None
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")   # numpy's overflow warnings
 
@@ -105,3 +109,80 @@ def test_inside_the_context_outputs_carry_the_running_modules_name():
         out, outputs = chain.forward_with_outputs(np.ones((1, 2)))
     assert [h.module for h in outputs] == ["activations.0 (Tanh)", "activations.1 (Tanh)", "activations.2 (Tanh)"]
     assert outputs[0].inputs[0].module == "layers.0 (Linear)"
+
+
+# ---- underflow: exactly 0 because of rounding ----
+def float16_chain():
+    """Three float16 layers W = 0.1 I: the forward stays at 1e-3 and above; a backward started
+    from 1e-6 shrinks by 10 a layer, below float16's smallest subnormal (6e-8)."""
+    chain = nn.DeepChain(3, 2, init="identity", scale=0.1, dtype=np.float16, rng=0)
+    return chain, Tensor(np.ones((1, 2), dtype=np.float16), requires_grad=True)
+
+
+def test_a_float16_gradient_that_underflows_is_named_with_its_op_and_layer():
+    chain, x = float16_chain()
+    with detect_anomaly():
+        out = chain(x)
+        with pytest.raises(UnderflowError) as caught:
+            out.backward(np.full(out.shape, 1e-6))
+    error = caught.value
+    assert (error.op, error.kind, error.phase) == ("matmul", "underflow", "backward")
+    assert error.module == "layers.2 (Linear)"       # dL/dW_3 = g^T h_2, 1e-6 times 1e-2: the first to vanish
+    assert error.largest_lost < np.finfo(np.float16).smallest_subnormal
+    assert str(error).startswith("matmul in layers.2 (Linear) rounded 4 of 4 float16 elements to exactly 0 "
+                                 "in the backward pass")
+
+
+def test_without_anomaly_detection_the_same_gradient_is_silently_zero():
+    chain, x = float16_chain()
+    out = chain(x)
+    out.backward(np.full(out.shape, 1e-6))
+    assert not chain.layers[2].weight.grad.any()
+
+
+def test_a_forward_product_that_underflows_is_named():
+    x = Tensor(np.array([1e-3, 1.0], dtype=np.float16), requires_grad=True)
+    with detect_anomaly(), pytest.raises(UnderflowError) as caught:
+        x * Tensor(np.array([1e-5, 0.0], dtype=np.float16))
+    assert (caught.value.op, caught.value.phase, caught.value.count) == ("mul", "forward", 1)
+
+
+def test_tanh_saturating_to_one_rounds_its_gradient_to_zero_and_is_named():
+    x = Tensor(np.full(3, 6.0, dtype=np.float16), requires_grad=True)
+    with detect_anomaly():
+        y = x.tanh().sum()                   # tanh(6) rounds to 1 in float16: 1 - 1^2 = 0
+        with pytest.raises(UnderflowError) as caught:
+            y.backward()
+    assert (caught.value.op, caught.value.phase) == ("tanh", "backward")
+
+
+@pytest.mark.skipif(not LONG_DOUBLE_IS_WIDER, reason="long double is no wider than float64 here")
+def test_a_float64_exp_that_underflows_is_found_in_long_double():
+    x = Tensor(np.array([-800.0, 0.0]), requires_grad=True)
+    with detect_anomaly(), pytest.raises(UnderflowError) as caught:
+        x.exp()
+    assert caught.value.op == "exp" and 0 < caught.value.largest_lost < 5e-324
+    assert "in long double they are nonzero" in str(caught.value)
+
+
+@pytest.mark.parametrize("make", [lambda x: x.relu(), lambda x: tg.where(x.data > 0, x, 0.0),
+                                  lambda x: x * Tensor(np.array([0.0, 1.0, 2.0], dtype=x.dtype)),
+                                  lambda x: x - x, lambda x: x * 0.0, lambda x: x[np.array([0, 0])] - x[0],
+                                  lambda x: (x - 1.0).abs(), lambda x: tg.maximum(x, 0.0) * x],
+                         ids=["relu", "where", "times a zero", "x - x", "times 0.0", "getitem", "abs", "maximum"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_zeros_by_definition_are_not_underflow_forward_or_backward(make, dtype):
+    x = Tensor(np.array([-1.0, 1.0, 2.0], dtype=dtype), requires_grad=True)
+    with detect_anomaly():
+        make(x).sum().backward()
+
+
+def test_underflow_checks_can_be_turned_off_and_training_does_not_halt_on_them():
+    chain, x = float16_chain()
+    with detect_anomaly(check_underflow=False):
+        out = chain(x)
+        out.backward(np.full(out.shape, 1e-6))
+    assert not anomaly.underflow_enabled
+    record = tg.training.train(chain, np.ones((1, 2)), np.zeros((1, 2)), steps=2, lr=0.0,
+                               loss_fn=lambda out, target: ((out - target) * 1e-6).sum())
+    assert record.halted is None and record.steps == 2

@@ -132,6 +132,28 @@ def test_pow_tensor_to_scalar_and_scalar_to_tensor(data):
     check(lambda t: base ** t, x)
 
 
+# d/da a^b and d/db a^b at base 0, as PyTorch defines them: a^0 = 1 is constant in a (also at 0),
+# 0^b = 0 is constant in b for b > 0; where the limit is infinite it stays infinite
+POW_AT_ZERO = [  # (a, b, d/da, d/db)
+    (0.0, 0.0, 0.0, 0.0), (0.0, 2.0, 0.0, 0.0), (0.0, 1.0, 1.0, 0.0), (0.0, 0.5, np.inf, 0.0),
+    (0.0, -1.0, -np.inf, -np.inf), (2.0, 0.0, 0.0, np.log(2.0)),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("a, b, da, db", POW_AT_ZERO)
+def test_pow_gradients_at_base_and_exponent_zero_follow_pytorch(a, b, da, db):
+    base, exponent = Tensor([a], requires_grad=True), Tensor([b], requires_grad=True)
+    (base ** exponent).sum().backward()
+    np.testing.assert_array_equal([base.grad[0], exponent.grad[0]], [da, db])
+
+
+def test_a_learnable_exponent_over_relu_zeros_gets_a_finite_gradient():
+    x, p = Tensor([-1.0, 0.0, 2.0]), Tensor(3.0, requires_grad=True)
+    (x.relu() ** p).sum().backward()
+    assert p.grad == 2.0 ** 3 * np.log(2.0)          # the zeros contribute 0, not nan
+
+
 MATMUL_KINDS = ["1d@1d", "1d@2d", "2d@1d", "2d@2d", "batched", "1d@batched", "batched@1d"]
 
 
@@ -214,6 +236,65 @@ def test_softmax_and_log_softmax(name, data):
     check(fn, x)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("shift", [1e6, -1e6, 1e12])
+@given(x=arrays(st.tuples(st.integers(1, 3), st.integers(1, 5)), st.floats(-30, 30)),
+       weights=arrays((5,), st.floats(-2, 2)))
+def test_softmax_of_shifted_logits_is_bit_for_bit_that_of_the_unshifted_ones(name, shift, x, weights, ):
+    # softmax(x + s) = softmax(x). Adding s rounds x, so compare with the logits as rounded: both
+    # subtract their max exactly (Sterbenz), and from there on compute the very same numbers
+    shifted = x + shift
+    rounded = shifted - shift
+    grads = []
+    for logits in (shifted, rounded):
+        t = Tensor(logits, requires_grad=True)
+        out = getattr(t, name)(axis=-1)
+        (out * weights[:x.shape[1]] if name != "logsumexp" else out * weights[:x.shape[0]]).sum().backward()
+        grads.append(t.grad)
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_softmax_at_logits_near_1e6_keeps_the_sign_of_a_1e_13_gradient():
+    # written as exp(x - logsumexp(x)), the last entry came out -5.6e-13 instead of +5.6e-13
+    logits, weights = np.array([0.0, 0.0, 0.0, 30.0]), Tensor([1.0, 2.0, 3.0, 4.0])
+    grads = []
+    for shift in (0.0, 1e6):
+        x = Tensor(logits + shift, requires_grad=True)
+        (x.softmax() * weights).sum().backward()
+        grads.append(x.grad)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+    assert grads[1][3] > 0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_minus_inf_logits_get_probability_zero_and_gradient_zero():
+    x = Tensor([-np.inf, 0.0, 0.0], requires_grad=True)
+    lse = x.logsumexp()
+    assert lse.item() == np.log(2.0)
+    lse.backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.5, 0.5])
+    y = Tensor([-np.inf, 0.0, 0.0], requires_grad=True)
+    probabilities = y.softmax()
+    np.testing.assert_array_equal(probabilities.data, [0.0, 0.5, 0.5])
+    (probabilities * Tensor([1.0, 2.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(y.grad, [0.0, -0.5, 0.5])
+    np.testing.assert_array_equal(Tensor([-np.inf, 0.0]).log_softmax().data, [-np.inf, 0.0])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_empty_arrays_reduce_as_numpy_does_and_backward_gives_empty_gradients():
+    x = Tensor(np.zeros((3, 0)), requires_grad=True)
+    total = x.sum(axis=1)
+    np.testing.assert_array_equal(total.data, [0.0, 0.0, 0.0])
+    total.sum().backward()
+    assert x.grad.shape == (3, 0)
+    assert np.isnan(x.mean(axis=1).data).all()                       # numpy: the mean of nothing is nan
+    np.testing.assert_array_equal(x.logsumexp(axis=1).data, [-np.inf] * 3)   # log 0, as PyTorch
+    with pytest.raises(ValueError, match="max: zero-size array"):
+        x.max(axis=1)
+    assert Tensor(np.zeros((0, 2))).softmax().shape == (0, 2)
+
+
 @given(data=st.data())
 def test_reshape(data):
     x = data.draw(arrays(shapes))
@@ -277,8 +358,24 @@ def test_repeated_indices_accumulate():
     (x[[0, 0, 2, 0]] * Tensor([1.0, 10.0, 100.0, 1000.0])).sum().backward()
     np.testing.assert_array_equal(x.grad, [1011.0, 0.0, 100.0])
     x.zero_grad()
-    x[Tensor([1, 1])].sum().backward()              # a Tensor of indices works too
+    x[np.array([1, 1])].sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, 2.0, 0.0])
+
+
+def test_a_boolean_mask_selects_and_its_gradient_lands_on_the_selected_elements():
+    x = Tensor([1.0, -2.0, 3.0, -4.0], requires_grad=True)
+    picked = x[x > 0]
+    np.testing.assert_array_equal(picked.data, [1.0, 3.0])
+    (picked * Tensor([10.0, 100.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [10.0, 0.0, 100.0, 0.0])
+
+
+@pytest.mark.parametrize("index", [Tensor([True, False, True]), Tensor([0, 2]), (Tensor([0]), slice(None))],
+                         ids=["mask tensor", "index tensor", "tensor in a tuple"])
+def test_a_tensor_index_is_a_type_error_because_its_floats_cannot_tell_a_mask_from_positions(index):
+    # Tensor([True, False, True]) holds 1., 0., 1.: read as positions it would pick x[1], x[0], x[1]
+    with pytest.raises(TypeError, match="getitem: a Tensor index holds floats.*booleans mask.*integers pick"):
+        Tensor(np.ones((3, 2)))[index]
 
 
 @given(data=st.data())

@@ -1,6 +1,6 @@
 """tinygrad_vg: a small reverse-mode autograd engine over numpy, and a microscope for vanishing and
 exploding gradients."""
-from .anomaly import NonFiniteError, detect_anomaly
+from .anomaly import NonFiniteError, UnderflowError, detect_anomaly
 from .chain_rule import Path, count_paths, jacobian, local_jacobian, paths, to_dot
 from .diagnostics import ChainReport, LayerRecord, chain_report
 from .gradcheck import gradcheck

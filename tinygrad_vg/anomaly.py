@@ -1,16 +1,24 @@
-"""Finding the op (and the layer) that first produced an inf or a NaN.
+"""Finding the op (and the layer) that first produced an inf, a NaN, or an underflow to zero.
 
-Inside `detect_anomaly()`, every op checks: were all my inputs finite and is my output not? Only
-the *producer* of a non-finite value trips the check; the ops that merely pass an inf or NaN along
-afterwards do not. Modules push their dotted names (`layers.37 (Linear)`) on a stack while they
-run, so the error can say where in the model the producer sits. Outside the context manager,
-nothing is checked.
+Inside `detect_anomaly()`, every op checks, forward and backward:
+- were all my inputs finite and is my output not? Then it produced the inf or NaN;
+- did my output round to exactly 0 where exact arithmetic would not give 0? Then it underflowed,
+  below the dtype's smallest subnormal, or cancelled after rounding (1 - tanh(x)^2 once tanh(x)
+  rounds to 1): the vanishing half of the story, a gradient that is 0 teaches nothing. Exact arithmetic is
+  stood in for by running the same op again in a wider dtype (float16 and float32 in float64,
+  float64 in long double where the platform's is wider): a zero there too is a zero by
+  definition (relu, where, a product with an exact 0, x - x); a zero only here is rounding's.
+Only the *producer* trips a check; the ops that merely pass an inf, NaN or 0 along afterwards do
+not. Modules push their dotted names (`layers.37 (Linear)`) on a stack while they run, so the error
+can say where in the model the producer sits. Outside the context manager, nothing is checked.
 """
 import contextlib
+import copy
 
 import numpy as np
 
 enabled = False          # read by tensor.py before each check; flipped by detect_anomaly()
+underflow_enabled = False
 module_stack = []        # names of the modules running now, outermost first
 
 
@@ -26,15 +34,31 @@ class NonFiniteError(FloatingPointError):
                          f"(largest |value| of each input: {magnitudes})")
 
 
+class UnderflowError(FloatingPointError):
+    """Raised by the first op that rounds elements to exactly 0 which a wider dtype keeps nonzero."""
+
+    def __init__(self, op, module, phase, dtype, count, size, largest_lost, wider):
+        self.op, self.module, self.kind, self.phase = op, module, "underflow", phase
+        self.dtype, self.count, self.largest_lost = dtype, count, largest_lost
+        where = f" in {module}" if module else ""
+        wider = "long double" if wider == np.longdouble else wider
+        super().__init__(f"{op}{where} rounded {count} of {size} {dtype} elements to exactly 0 in the {phase} "
+                         f"pass, from finite inputs; in {wider} they are nonzero (largest lost: "
+                         f"{np.format_float_scientific(largest_lost, precision=2, unique=False)}; {dtype}'s smallest "
+                         f"subnormal is {np.format_float_scientific(np.finfo(dtype).smallest_subnormal, precision=2, unique=False)})")
+
+
 @contextlib.contextmanager
-def detect_anomaly():
-    """Check every op, forward and backward, for a non-finite value made from finite inputs."""
-    global enabled
-    previous, enabled = enabled, True
+def detect_anomaly(check_underflow=True):
+    """Check every op, forward and backward, for an inf or NaN made from finite inputs and, unless
+    check_underflow is False, for an underflow to exactly 0."""
+    global enabled, underflow_enabled
+    previous = enabled, underflow_enabled
+    enabled, underflow_enabled = True, check_underflow
     try:
         yield
     finally:
-        enabled = previous
+        enabled, underflow_enabled = previous
 
 
 @contextlib.contextmanager
@@ -52,10 +76,40 @@ def current_module():
     return module_stack[-1] if module_stack else None
 
 
-def check(op_name, inputs, output, phase, module):
-    """Raise NonFiniteError if every array in `inputs` is finite and `output` is not."""
-    if np.all(np.isfinite(output)) or not all(np.all(np.isfinite(x)) for x in inputs):
+def wider(dtype):
+    """A dtype with a wider exponent range than `dtype`, or None where the platform has none."""
+    if np.finfo(dtype).minexp > np.finfo(np.float64).minexp:
+        return np.dtype(np.float64)
+    if dtype == np.float64 and np.finfo(np.longdouble).minexp < np.finfo(np.float64).minexp:
+        return np.dtype(np.longdouble)
+    return None
+
+
+def rerun(op, inputs, dtype, cotangent=None, position=None):
+    """op's output (or, given a cotangent, its vjp for input `position`) recomputed from the same
+    values cast to `dtype`. A copy of op runs, so what the original saved for backward stays."""
+    widened = copy.copy(op)
+    output = widened.forward(*[np.asarray(x, dtype=dtype) for x in inputs])
+    return output if cotangent is None else widened.vjp(np.asarray(cotangent, dtype=dtype), position)
+
+
+def check(op, inputs, output, phase, module, cotangent=None, position=None):
+    """Raise NonFiniteError if every array in `inputs` (and the cotangent) is finite and `output`
+    is not; then, if underflow is checked, UnderflowError if `output` has zeros that the op (its
+    vjp for input `position`, given the cotangent) run in a wider dtype does not have."""
+    given = inputs if cotangent is None else [cotangent, *inputs]
+    if not all(np.all(np.isfinite(x)) for x in given):
         return
-    kind = "nan" if np.isnan(output).any() else "inf"
-    magnitudes = [float(np.max(np.abs(x))) if np.size(x) else 0.0 for x in inputs]
-    raise NonFiniteError(op_name, module, kind, phase, magnitudes)
+    if not np.all(np.isfinite(output)):
+        kind = "nan" if np.isnan(output).any() else "inf"
+        magnitudes = [float(np.max(np.abs(x))) if np.size(x) else 0.0 for x in given]
+        raise NonFiniteError(op.name, module, kind, phase, magnitudes)
+    wide_dtype = wider(output.dtype) if underflow_enabled and output.dtype.kind == "f" else None
+    if wide_dtype is None or not np.any(output == 0):
+        return
+    with np.errstate(all="ignore"):
+        wide = np.broadcast_to(rerun(op, inputs, wide_dtype, cotangent, position), output.shape)
+    lost = (output == 0) & (wide != 0) & np.isfinite(wide)
+    if lost.any():
+        raise UnderflowError(op.name, module, phase, output.dtype, int(lost.sum()), output.size,
+                             np.max(np.abs(wide[lost])), wide_dtype)

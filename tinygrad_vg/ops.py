@@ -5,6 +5,10 @@ This is the one place where a derivative is written. Each op is a small class:
     forward(*arrays) -> array    computes the output and saves what the vjp will need
     vjp(g, i)        -> array    the gradient w.r.t. input i, given g = dLoss/dOutput
 
+and says which values its vjp reads (`saves_inputs`, `saves_output`), so that backward can refuse
+to run a vjp on values that were modified in place after the forward (`is_view` marks the ops
+whose output shares its input's memory).
+
 vjp returns an array of input i's shape: where the forward broadcast an input, its vjp sums the
 gradient back (`unbroadcast`). Backward, Jacobians, path products and anomaly checks are all readers
 of this table; none of them knows a derivative of its own. Ops know nothing of Tensor.
@@ -25,6 +29,7 @@ class Op:
     """One application of a primitive. Subclasses set `name` and define forward and vjp."""
     __slots__ = ()
     name = "op"
+    saves_inputs = saves_output = is_view = False
 
     def __repr__(self):
         return self.name
@@ -60,6 +65,7 @@ class Sub(Broadcasting):
 
 class Mul(Broadcasting):
     name = "mul"
+    saves_inputs = True
     compute = staticmethod(np.multiply)
 
     def local_vjp(self, g, i):      # d(ab)/da = b, d(ab)/db = a
@@ -68,6 +74,7 @@ class Mul(Broadcasting):
 
 class Div(Broadcasting):
     name = "div"
+    saves_inputs = True
     compute = staticmethod(np.divide)
 
     def local_vjp(self, g, i):      # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
@@ -76,15 +83,27 @@ class Div(Broadcasting):
 
 class Pow(Broadcasting):
     name = "pow"
+    saves_inputs = True
     compute = staticmethod(np.power)
 
-    def local_vjp(self, g, i):      # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
+    def local_vjp(self, g, i):
+        # d(a^b)/da = b a^(b-1), and 0 where b = 0 (a^0 = 1 for every a, also a = 0);
+        # d(a^b)/db = a^b log a, and 0 where a = 0 and b >= 0 (0^b is constant there)
         a, b = self.a, self.b
-        return g * (b * a ** (b - 1)) if i == 0 else g * (a ** b * np.log(a))
+        with np.errstate(divide="ignore", invalid="ignore"):    # at a = 0; replaced below
+            if i == 0:
+                return g * zero_where(b == 0, b * a ** (b - 1))
+            return g * zero_where((a == 0) & (b >= 0), a ** b * np.log(a))
+
+
+def zero_where(mask, values):
+    """values with 0 where mask holds (a copy only when it holds somewhere)."""
+    return np.where(mask, 0, values) if np.any(mask) else values
 
 
 class Maximum(Broadcasting):
     name = "maximum"
+    saves_inputs = True
     compute = staticmethod(np.maximum)
 
     def local_vjp(self, g, i):      # the larger input gets the gradient; a tie splits it in halves
@@ -119,6 +138,7 @@ class MatMul(Op):
     """a @ b with np.matmul semantics: 1-D operands and broadcast batch dimensions."""
     __slots__ = ("a", "b")
     name = "matmul"
+    saves_inputs = True
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -164,6 +184,7 @@ class Neg(Unary):
 
 class Exp(Unary):
     name = "exp"
+    saves_output = True
     compute = staticmethod(np.exp)
 
     def vjp(self, g, i):            # d exp(x)/dx = exp(x)
@@ -172,6 +193,7 @@ class Exp(Unary):
 
 class Log(Unary):
     name = "log"
+    saves_inputs = True
     compute = staticmethod(np.log)
 
     def vjp(self, g, i):            # d log(x)/dx = 1/x   (log(0) = -inf, and its gradient is inf)
@@ -180,6 +202,7 @@ class Log(Unary):
 
 class Sqrt(Unary):
     name = "sqrt"
+    saves_output = True
     compute = staticmethod(np.sqrt)
 
     def vjp(self, g, i):            # d sqrt(x)/dx = 1 / (2 sqrt(x))
@@ -188,6 +211,7 @@ class Sqrt(Unary):
 
 class Tanh(Unary):
     name = "tanh"
+    saves_output = True
     compute = staticmethod(np.tanh)
 
     def vjp(self, g, i):            # d tanh(x)/dx = 1 - tanh(x)^2
@@ -202,6 +226,7 @@ def stable_sigmoid(x):
 
 class Sigmoid(Unary):
     name = "sigmoid"
+    saves_output = True
     compute = staticmethod(stable_sigmoid)
 
     def vjp(self, g, i):            # d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))
@@ -210,6 +235,7 @@ class Sigmoid(Unary):
 
 class ReLU(Unary):
     name = "relu"
+    saves_inputs = True
 
     @staticmethod
     def compute(x):
@@ -221,6 +247,7 @@ class ReLU(Unary):
 
 class Abs(Unary):
     name = "abs"
+    saves_inputs = True
     compute = staticmethod(np.abs)
 
     def vjp(self, g, i):            # d |x|/dx = sign(x) (0 at the kink)
@@ -253,6 +280,7 @@ class Sum(Reduction):
 
 class Max(Reduction):
     name = "max"
+    saves_inputs = saves_output = True      # the output is a view of `kept`
     compute = staticmethod(np.max)
 
     def vjp(self, g, i):            # d max(x)/dx_j = 1/(number of maxima) where x_j is a maximum, else 0
@@ -260,25 +288,76 @@ class Max(Reduction):
         return g.reshape(self.kept.shape) * is_max / is_max.sum(axis=self.axis, keepdims=True)
 
 
+def shifted_by_max(x, axis):
+    """(x - m, m) with m = max(x) along axis (kept as size 1), or 0 where that max is not finite:
+    exp(x - m) never overflows, a slice of -inf stays -inf instead of turning into nan, and the
+    logsumexp of an empty slice is log 0 = -inf."""
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)    # -inf for an empty slice
+    m = np.where(np.isfinite(m), m, 0)
+    return x - m, m
+
+
 def stable_logsumexp(x, axis=None, keepdims=True):
     """log sum exp(x) = m + log sum exp(x - m) with m = max(x): no exp ever overflows."""
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    shifted, m = shifted_by_max(x, axis)
+    out = m + np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def stable_softmax(x, axis):
+    """exp(x - m) / sum exp(x - m), m = max(x): the shift comes first, so logits near 1e6 keep their
+    digits (exp(x - logsumexp(x)) would subtract at the scale of 1e6, and lose ten of them)."""
+    e = np.exp(shifted_by_max(x, axis)[0])
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 class LogSumExp(Reduction):
     name = "logsumexp"
+    saves_inputs = True
     compute = staticmethod(stable_logsumexp)
 
-    def vjp(self, g, i):            # d logsumexp(x)/dx_j = exp(x_j - logsumexp(x)) = softmax(x)_j
-        return g.reshape(self.kept.shape) * np.exp(self.x - self.kept)
+    def vjp(self, g, i):            # d logsumexp(x)/dx_j = softmax(x)_j
+        return g.reshape(self.kept.shape) * stable_softmax(self.x, self.axis)
+
+
+class AlongAxis(Op):
+    """softmax and log_softmax along one axis. Each subtracts the max before anything else: written
+    as x - logsumexp(x), logits near 1e6 keep only the digits 1e6 leaves them (about 1e-10), and a
+    gradient entry of 1e-13 came out with the wrong sign."""
+    __slots__ = ("axis", "y")
+    saves_output = True
+
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+
+class LogSoftmax(AlongAxis):
+    name = "log_softmax"
+
+    def forward(self, x):
+        shifted, _ = shifted_by_max(x, self.axis)
+        self.y = shifted - np.log(np.sum(np.exp(shifted), axis=self.axis, keepdims=True))
+        return self.y
+
+    def vjp(self, g, i):            # d log_softmax(x)_j/dx_k = [j = k] - softmax(x)_k
+        return g - np.exp(self.y) * g.sum(axis=self.axis, keepdims=True)
+
+
+class Softmax(AlongAxis):
+    name = "softmax"
+
+    def forward(self, x):
+        self.y = stable_softmax(x, self.axis)
+        return self.y
+
+    def vjp(self, g, i):            # d softmax(x)_j/dx_k = softmax_j ([j = k] - softmax_k)
+        return self.y * (g - (g * self.y).sum(axis=self.axis, keepdims=True))
 
 
 class Reshape(Op):
     __slots__ = ("shape", "input_shape")
     name = "reshape"
+    is_view = True     # a view of the input where numpy can make one
 
     def __init__(self, shape):
         self.shape = shape
@@ -295,6 +374,7 @@ class Transpose(Op):
     """x.transpose(axes); axes None reverses the axes, as in numpy (x.T)."""
     __slots__ = ("axes",)
     name = "transpose"
+    is_view = True
 
     def __init__(self, axes=None):
         self.axes = axes
@@ -314,6 +394,7 @@ class Transpose(Op):
 class BroadcastTo(Op):
     __slots__ = ("shape", "input_shape")
     name = "broadcast_to"
+    is_view = True
 
     def __init__(self, shape):
         self.shape = shape
@@ -329,6 +410,7 @@ class BroadcastTo(Op):
 class GetItem(Op):
     __slots__ = ("index", "input_shape", "dtype")
     name = "getitem"
+    is_view = True     # a view for basic indices, a copy for integer arrays
 
     def __init__(self, index):
         self.index = index

@@ -4,6 +4,11 @@ A tensor made by an op keeps `op` (the ops.py instance, holding what its vjp nee
 (an ordered tuple of tensors, duplicates kept). That is the whole graph: nothing points back from
 an input to its users, so there are no reference cycles and dropping the last reference to an
 output frees its graph at once, without waiting for Python's cyclic garbage collector.
+
+In-place writes (`t += x`, `t[i] = x`, `t.data = a`, `t.data -= a`) are stamped with the next
+serial number in `written_at` (of the tensor that owns the memory, `base`, for views), so backward
+can tell that a value an op saved was overwritten after the op ran (stamp > the op's output's
+serial) and refuse, instead of differentiating at the new values, as PyTorch's version counters do.
 """
 import itertools
 import operator
@@ -13,7 +18,8 @@ import numpy as np
 from . import anomaly, graph, ops
 
 grad_enabled = True     # False inside no_grad(): ops record no graph
-serial_numbers = itertools.count()   # every tensor gets the next one when it is made
+serial_numbers = itertools.count(1)  # every tensor gets the next one when it is made
+last_write = 0          # the stamp of the latest in-place write: nodes made after it need no check
 
 
 class no_grad:
@@ -30,7 +36,7 @@ class no_grad:
 
 def as_array(data, dtype=None):
     """The float array a tensor holds: floats keep their dtype, bools and integers become float64."""
-    array = np.asarray(data.data if isinstance(data, Tensor) else data)
+    array = np.asarray(data._data if isinstance(data, Tensor) else data)
     if array.dtype.kind in "biu":
         array = array.astype(np.float64)
     elif array.dtype.kind != "f":
@@ -44,32 +50,80 @@ def as_array(data, dtype=None):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "name", "module", "serial", "__weakref__")
-    __array_ufunc__ = None      # numpy defers to our operators: ndarray + Tensor is a Tensor
+    __slots__ = ("_data", "grad", "requires_grad", "op", "inputs", "name", "module", "serial",
+                 "written_at", "base", "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         """A leaf tensor. An ndarray of the right dtype is used as is, not copied."""
-        self.data = as_array(data, dtype)
+        self._data = as_array(data, dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.op, self.inputs = None, ()
         self.name, self.module = name, None
         self.serial = next(serial_numbers)
+        self.written_at = 0
+        self.base = memory_owner(data) if isinstance(data, Tensor) else None
 
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
+    @property
+    def data(self):
+        """The numpy array. Assigning it (`t.data = a`, and so `t.data += 1`) is an in-place write
+        that backward sees. Writing into the array itself (`t.data[0] = 1`, or into an array you
+        took out) is numpy's business and goes unseen: write `with no_grad(): t[0] = 1` instead."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = as_array(value)
+        self.mark_written()
+
+    def mark_written(self):
+        """Stamp an in-place write on the tensor that owns this memory."""
+        global last_write
+        last_write = memory_owner(self).written_at = next(serial_numbers)
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: self._data.size)
 
     def item(self):
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self):
-        return self.data
+        return self._data
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor(self.data)
+        """The same memory, cut from the graph (a write into either is a write into both)."""
+        return Tensor(self)
+
+    def __array__(self, dtype=None, copy=None):
+        """The values, for numpy functions (np.ravel(t), np.asarray(t)); refused for a tensor that
+        requires grad, as in PyTorch: numpy would silently drop it from the graph."""
+        if self.requires_grad:
+            raise TypeError(f"numpy cannot differentiate: this tensor (shape {self.shape}) requires grad; "
+                            "use its own methods (t.sum(), t.exp(), ...) or np.asarray(t.detach()) for "
+                            "the values alone")
+        return np.array(self._data, dtype=dtype, copy=copy)
+
+    def __array_ufunc__(self, ufunc, method, *args, **kwargs):
+        """numpy ufuncs with a vjp here run as ops (np.exp(t) is t.exp(), ndarray + t is a Tensor);
+        any other ufunc, method (reduce, at, ...) or keyword (out=, where=) is a TypeError."""
+        operation = NUMPY_UFUNCS.get(ufunc)
+        if operation is None or method != "__call__" or kwargs:
+            called = f"np.{ufunc.__name__}" + (f".{method}" if method != "__call__" else "")
+            given = f" with {', '.join(kwargs)}=" if kwargs else ""
+            raise TypeError(f"{called}{given} on a Tensor: not an op of tinygrad_vg (no vjp); supported: "
+                            f"{', '.join(sorted('np.' + u.__name__ for u in NUMPY_UFUNCS))}, called "
+                            "plainly; use t.data for the values alone")
+        return operation(*args)
+
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError(f"bool: a tensor of shape {self.shape} has no single truth value; "
+                             "use (t > 0).any() or .all()")
+        return bool(self._data)
+
+    __hash__ = object.__hash__      # == is elementwise, so a tensor hashes by identity, as in PyTorch
 
     def zero_grad(self):
         self.grad = None
@@ -103,7 +157,7 @@ class Tensor:
             if self.size != 1:
                 raise RuntimeError(f"backward: output has shape {self.shape}; pass grad= of that shape "
                                    "(only a one-element output has the implicit grad 1)")
-            grad = np.ones_like(self.data)
+            grad = np.ones_like(self._data)
         else:
             grad = np.array(as_array(grad), dtype=self.dtype)
             if grad.shape != self.shape:
@@ -121,6 +175,8 @@ class Tensor:
             g = pending.pop(id(node), None)
             if g is None:                 # a constant: nothing flows into it
                 continue
+            if node.serial < last_write and node.op is not None:
+                refuse_overwritten_values(node)
             if node.op is None:
                 owner = id(g if g.base is None else g.base)
                 if owner in given_to_leaves or not g.flags.writeable:   # shared, a broadcast view or a scalar
@@ -131,11 +187,11 @@ class Tensor:
             for i, parent in enumerate(node.inputs):
                 if parent.requires_grad:
                     contribution = node.op.vjp(g, i)
-                    if contribution.dtype != parent.data.dtype:
-                        contribution = contribution.astype(parent.data.dtype)
+                    if contribution.dtype != parent._data.dtype:
+                        contribution = contribution.astype(parent._data.dtype)
                     if anomaly.enabled:
-                        anomaly.check(node.op.name, [g] + [x.data for x in node.inputs],
-                                      contribution, "backward", node.module)
+                        anomaly.check(node.op, [x._data for x in node.inputs], contribution, "backward",
+                                      node.module, cotangent=g, position=i)
                     key = id(parent)
                     if key not in pending:
                         pending[key] = contribution       # may be a view of g: never written into
@@ -163,11 +219,53 @@ class Tensor:
     def __neg__(self): return apply(ops.Neg(), self)
     def __abs__(self): return apply(ops.Abs(), self)
 
-    # comparisons give plain boolean arrays (for masks and `where`), not differentiable tensors
-    def __gt__(self, other): return self.data > lift(other, self).data
-    def __ge__(self, other): return self.data >= lift(other, self).data
-    def __lt__(self, other): return self.data < lift(other, self).data
-    def __le__(self, other): return self.data <= lift(other, self).data
+    # comparisons are elementwise and give plain boolean arrays (masks for `where` and indexing),
+    # not differentiable tensors
+    def __eq__(self, other): return self.compare(np.equal, other)
+    def __ne__(self, other): return self.compare(np.not_equal, other)
+    def __gt__(self, other): return self.compare(np.greater, other)
+    def __ge__(self, other): return self.compare(np.greater_equal, other)
+    def __lt__(self, other): return self.compare(np.less, other)
+    def __le__(self, other): return self.compare(np.less_equal, other)
+
+    def compare(self, ufunc, other):
+        try:
+            other = lift(other, self)
+        except TypeError:
+            return NotImplemented       # t == None is False, t < "a" a TypeError, as for any object
+        try:
+            return ufunc(self._data, other._data)
+        except ValueError as error:
+            raise ValueError(f"{ufunc.__name__}: {error} (shapes {self.shape} and {other.shape})") from None
+
+    # ---- in-place: written into this tensor's own array, as PyTorch's t += x ----
+    def __iadd__(self, other): return self.write_in_place("+=", operator.iadd, other)
+    def __isub__(self, other): return self.write_in_place("-=", operator.isub, other)
+    def __imul__(self, other): return self.write_in_place("*=", operator.imul, other)
+    def __itruediv__(self, other): return self.write_in_place("/=", operator.itruediv, other)
+
+    def __setitem__(self, index, value):
+        self.write_in_place("setitem", lambda array, values: array.__setitem__(index, values), value)
+
+    def write_in_place(self, what, write, value):
+        """write(self's array, value's array) where no graph is being recorded through either:
+        inside no_grad() (how parameters are updated), or on tensors that do not require grad.
+        Recording an in-place op is not supported: `t = t + x` makes the new node instead."""
+        value = lift(value, self)
+        if grad_enabled and (self.requires_grad or value.requires_grad):
+            if self.requires_grad and self.op is None:
+                raise RuntimeError(f"{what}: this leaf tensor (shape {self.shape}) requires grad, and writing "
+                                   "into it would hide the change from backward; update parameters inside "
+                                   "`with no_grad():`, as in PyTorch")
+            raise RuntimeError(f"{what}: in-place ops are not recorded in the graph (tensor {self.shape}, "
+                               f"value {value.shape}); write t = t + x and the like, which make a new node")
+        try:
+            write(self._data, value._data)
+        except (ValueError, IndexError, TypeError) as error:
+            raise type(error)(f"{what}: {error} (tensor {self.shape} {self.dtype}, "
+                              f"value {value.shape} {value.dtype})") from None
+        self.mark_written()
+        return self
 
     # ---- elementwise ----
     def exp(self): return apply(ops.Exp(), self)
@@ -178,26 +276,28 @@ class Tensor:
     def relu(self): return apply(ops.ReLU(), self)
     def abs(self): return apply(ops.Abs(), self)
 
-    # ---- reductions ----
-    def sum(self, axis=None, keepdims=False):
+    # ---- reductions (np.sum(t), np.mean(t), np.max(t) call these, passing out= and dtype=) ----
+    def sum(self, axis=None, keepdims=False, dtype=None, out=None):
+        refuse_numpy_options("sum", dtype, out)
         return apply(ops.Sum(as_axis(axis), keepdims), self)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=False, dtype=None, out=None):
+        refuse_numpy_options("mean", dtype, out)
         total = self.sum(axis, keepdims)
-        return total * (total.size / self.size) if self.size else total
+        return total / (self.size // total.size if total.size else 1)   # the mean of nothing is nan
 
-    def max(self, axis=None, keepdims=False):
+    def max(self, axis=None, keepdims=False, out=None):
+        refuse_numpy_options("max", None, out)
         return apply(ops.Max(as_axis(axis), keepdims), self)
 
     def logsumexp(self, axis=None, keepdims=False):
         return apply(ops.LogSumExp(as_axis(axis), keepdims), self)
 
     def log_softmax(self, axis=-1):
-        """x - logsumexp(x): the max shift inside logsumexp keeps it finite for any finite x."""
-        return self - self.logsumexp(axis, keepdims=True)
+        return apply(ops.LogSoftmax(axis), self)
 
     def softmax(self, axis=-1):
-        return self.log_softmax(axis).exp()
+        return apply(ops.Softmax(axis), self)
 
     # ---- shape ----
     def reshape(self, *shape):
@@ -211,11 +311,39 @@ class Tensor:
     T = property(lambda self: apply(ops.Transpose(), self))
 
     def __getitem__(self, index):
-        index = index.data.astype(np.intp) if isinstance(index, Tensor) else index
+        if any(isinstance(part, Tensor) for part in (index if isinstance(index, tuple) else (index,))):
+            raise TypeError("getitem: a Tensor index holds floats (every tensor here does), so it cannot "
+                            "say whether it is a mask or positions; index with a numpy array: booleans "
+                            "mask (t > 0 gives one), integers pick")
         return apply(ops.GetItem(index), self)
 
     def broadcast_to(self, shape):
         return apply(ops.BroadcastTo(tuple(shape)), self)
+
+
+def memory_owner(tensor):
+    """The tensor whose memory `tensor` uses: its base for a view or a detached copy, else itself."""
+    return tensor if tensor.base is None else tensor.base
+
+
+def refuse_overwritten_values(node):
+    """Raise if a value node's vjp reads (its output or inputs, as its op declares) was written in
+    place after node was made: the vjp would differentiate at the new values."""
+    op = node.op
+    saved = ([("output", node)] if op.saves_output else []) + \
+        ([(f"input {i}", x) for i, x in enumerate(node.inputs)] if op.saves_inputs else [])
+    for role, tensor in saved:
+        if memory_owner(tensor).written_at > node.serial:
+            where = f" in {node.module}" if node.module else ""
+            raise RuntimeError(f"backward: {op.name}{where} needs the values of its {role} (shape {tensor.shape}, "
+                               f"{tensor.dtype}) as they were in the forward pass, but they were modified in "
+                               "place since; run the forward pass again after the change, or change a copy")
+
+
+def refuse_numpy_options(name, dtype, out):
+    if dtype is not None or out is not None:
+        raise TypeError(f"{name}: numpy's dtype= and out= are not supported on tensors "
+                        f"(got dtype={dtype}, out={type(out).__name__ if out is not None else None})")
 
 
 def as_axis(axis):
@@ -229,21 +357,24 @@ def lift(value, like):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, np.generic):   # np.float64 is strong
-        return Tensor(np.asarray(value, dtype=like.data.dtype))
+        return Tensor(np.asarray(value, dtype=like._data.dtype))
     return Tensor(value)
 
 
 def apply(op, *inputs):
     """Run `op` forward on the inputs' arrays and wrap the result, recording the graph if needed."""
+    arrays = [x._data for x in inputs]
     try:
-        data = op.forward(*[x.data for x in inputs])
+        data = op.forward(*arrays)
     except (ValueError, IndexError) as error:
         shapes = ", ".join(f"{x.shape} {x.dtype}" for x in inputs)
         raise type(error)(f"{op.name}: {error} (inputs: {shapes})") from None
     out = Tensor.__new__(Tensor)
-    out.data = data if type(data) is np.ndarray else np.asarray(data)   # ufuncs give 0-d results as scalars
+    out._data = data if type(data) is np.ndarray else np.asarray(data)   # ufuncs give 0-d results as scalars
     out.grad = out.name = out.module = None
     out.serial = next(serial_numbers)
+    out.written_at = 0
+    out.base = memory_owner(inputs[0]) if op.is_view and np.may_share_memory(data, arrays[0]) else None
     out.requires_grad = grad_enabled and any([x.requires_grad for x in inputs])
     if out.requires_grad:
         out.op, out.inputs = op, inputs
@@ -251,7 +382,7 @@ def apply(op, *inputs):
         out.op, out.inputs = None, ()
     if anomaly.enabled:
         out.module = anomaly.current_module()
-        anomaly.check(op.name, [x.data for x in inputs], out.data, "forward", out.module)
+        anomaly.check(op, arrays, out._data, "forward", out.module)
     return out
 
 
@@ -290,6 +421,8 @@ def concatenate(tensors, axis=0):
 def stack(tensors, axis=0):
     """Join along a new axis: give each tensor a size-1 axis there, then concatenate."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors or any(t.shape != tensors[0].shape for t in tensors):
+        raise ValueError(f"stack: needs one or more tensors of one shape, got shapes {[t.shape for t in tensors]}")
     ndim = tensors[0].ndim + 1
     if not -ndim <= axis < ndim:
         raise ValueError(f"stack: axis {axis} is out of range for {ndim - 1}-D inputs")
@@ -306,3 +439,20 @@ def where(condition, a, b):
     """a where condition holds, else b. The condition is a constant mask, not differentiated."""
     condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     return apply(ops.Where(condition), *lift_pair(a, b))
+
+
+def numpy_binary(operation):
+    """A numpy ufunc of two operands as our operator: either side may be an ndarray or a scalar."""
+    return lambda a, b: operation(*lift_pair(a, b))
+
+
+NUMPY_UFUNCS = {
+    np.add: numpy_binary(operator.add), np.subtract: numpy_binary(operator.sub),
+    np.multiply: numpy_binary(operator.mul), np.divide: numpy_binary(operator.truediv),
+    np.power: numpy_binary(operator.pow), np.matmul: numpy_binary(operator.matmul),
+    np.maximum: maximum, np.equal: numpy_binary(operator.eq), np.not_equal: numpy_binary(operator.ne),
+    np.greater: numpy_binary(operator.gt), np.greater_equal: numpy_binary(operator.ge),
+    np.less: numpy_binary(operator.lt), np.less_equal: numpy_binary(operator.le),
+    np.negative: Tensor.__neg__, np.absolute: Tensor.abs, np.exp: Tensor.exp, np.log: Tensor.log,
+    np.sqrt: Tensor.sqrt, np.tanh: Tensor.tanh,
+}

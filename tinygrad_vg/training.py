@@ -77,7 +77,7 @@ def train(model, inputs, targets, steps, lr=0.1, momentum=0.0, loss_fn=mse_loss,
     with_outputs = hasattr(model, "forward_with_outputs")
     record = TrainingRecord([path or type(model).__name__ for path, _ in weighted],
                             list(model.output_names) if with_outputs else ["output"])
-    with detect_anomaly(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with detect_anomaly(check_underflow=False), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for step in range(steps):
             optimizer.zero_grad()
             try:
