@@ -18,6 +18,16 @@ def test_sequential_wraps_plain_callables_as_lambda_modules_and_runs_them_in_ord
     assert len(model.parameters()) == 2
 
 
+def test_a_numpy_ufunc_in_a_sequential_runs_as_a_layer_of_the_graph():
+    model = nn.Sequential(nn.Linear(2, 2, rng=0), np.tanh, lambda t: t * 100)
+    x = Tensor(np.array([[0.5, -1.0]]), requires_grad=True)
+    z = x.data @ model[0].weight.data.T + model[0].bias.data
+    y = model(x)
+    np.testing.assert_allclose(y.data, 100 * np.tanh(z), rtol=1e-15)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 100 * (1 - np.tanh(z) ** 2) @ model[0].weight.data, rtol=1e-14)
+
+
 def test_a_lambda_names_its_function_in_its_label_and_repr():
     def double(t):
         return t * 2
