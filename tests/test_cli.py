@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import extras
 from tinygrad_vg import cli, theory
 
 SMALL_CHAIN = ["--depth", "6", "--width", "4", "--batch", "3"]
@@ -323,7 +324,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkey
 
 @pytest.mark.parametrize("argv", PLOT_COMMANDS)
 def test_plot_writes_a_png(capsys, tmp_path, argv):
-    pytest.importorskip("matplotlib")
+    extras.require("matplotlib")
     figure = tmp_path / "figure.png"
     assert cli.main([*argv, "--plot", str(figure)]) == 0
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,7 +4,6 @@ what it promises: measured beside predicted, agreeing to rounding where the theo
 A fresh interpreter costs seconds on a busy machine, so the scripts run in this process, exactly as
 `python script args` runs them (sys.argv patched, __name__ == "__main__", argparse's exits caught);
 one test runs a script in its own process and checks it prints the same."""
-import importlib.util
 import os
 import re
 import runpy
@@ -13,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import extras
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
@@ -155,7 +156,7 @@ def test_gradient_check_refuses_float32_without_a_tolerance_and_catches_the_bug_
 def test_plot_writes_a_png_or_says_how_to_install_matplotlib(run, tmp_path):
     figure = tmp_path / "q1.png"
     out = run("q1_identity_chain.py", "--depth", 4, "--width", 2, "--plot", figure)
-    if importlib.util.find_spec("matplotlib") is None:
+    if not extras.installed("matplotlib"):
         assert 'pip install -e ".[plot]"' in out and not figure.exists()
     else:
         assert figure.read_bytes().startswith(b"\x89PNG")
