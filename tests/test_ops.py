@@ -64,6 +64,92 @@ def test_unary(name, data):
     check(fn, x)
 
 
+# ---- the whole float64 range: no nan where the math has none, derivatives to a few ulps ----
+# hypothesis' floats reach the huge, the tiny and the subnormal. The references are the textbook
+# derivatives evaluated in long double (a wider exponent, 11 more bits) and rounded to float64, so
+# they carry one rounding. Tolerances: `ulps` of float64 relative error for a derivative made of
+# one to three correctly rounded operations; 2e-323 absolute for results in the subnormals (where
+# a rounding is worth one subnormal step, not an ulp); and for tanh and sigmoid, whose vjp is
+# built from their output y (1 - y^2, y (1 - y)), 2.3e-16 absolute: y is rounded to 1.1e-16 near
+# 1, so 1 - y carries that much, which is why tanh'(20) comes out 0 and not 1.7e-17.
+LONG_DOUBLE_IS_WIDER = np.finfo(np.longdouble).minexp < np.finfo(np.float64).minexp
+needs_long_double = pytest.mark.skipif(not LONG_DOUBLE_IS_WIDER, reason="long double is float64 here")
+finite = st.floats(allow_nan=False, allow_infinity=False)
+finite_positive = st.floats(min_value=0, exclude_min=True, allow_infinity=False)
+ULP = np.finfo(np.float64).eps
+SUBNORMAL_ROUNDING = 2e-323
+
+WHOLE_RANGE_UNARY = {  # name: (function, elements, derivative in long double, relative, absolute)
+    "exp": (Tensor.exp, finite, np.exp, 4 * ULP, SUBNORMAL_ROUNDING),
+    "log": (Tensor.log, finite_positive, lambda x: 1 / x, 2 * ULP, 0.0),
+    "sqrt": (Tensor.sqrt, finite_positive | st.just(0.0), lambda x: 0.5 / np.sqrt(x), 3 * ULP, 0.0),
+    "tanh": (Tensor.tanh, finite, lambda x: 1 / np.cosh(x) ** 2, 4 * ULP, 2 * ULP),
+    "sigmoid": (Tensor.sigmoid, finite, lambda x: np.exp(-abs(x)) / (1 + np.exp(-abs(x))) ** 2, 4 * ULP, 2 * ULP),
+    "relu": (Tensor.relu, finite, lambda x: (x > 0).astype(x.dtype), 0.0, 0.0),     # 0 at the kink
+    "abs": (Tensor.abs, finite, np.sign, 0.0, 0.0),                                # 0 at the kink
+}
+
+
+@needs_long_double
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # exp's overflow to inf, and 1/0 in the references
+@pytest.mark.parametrize("name", WHOLE_RANGE_UNARY)
+@given(data=st.data())
+def test_unary_derivatives_over_the_whole_float64_range(name, data):
+    fn, elements, derivative, relative, absolute = WHOLE_RANGE_UNARY[name]
+    x = data.draw(arrays((6,), elements))
+    t = Tensor(x, requires_grad=True)
+    y = fn(t)
+    y.sum().backward()
+    assert not np.isnan(y.data).any() and not np.isnan(t.grad).any()
+    reference = derivative(x.astype(np.longdouble)).astype(np.float64)
+    np.testing.assert_allclose(t.grad, reference, rtol=relative, atol=absolute)
+
+
+def test_stable_sigmoid_is_accurate_at_every_magnitude():
+    x = np.array([-1e308, -745.0, -700.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 700.0, 1e308])
+    reference = (1 / (1 + np.exp(-x.astype(np.longdouble)))).astype(np.float64)
+    np.testing.assert_allclose(Tensor(x).sigmoid().data, reference, rtol=2 * ULP, atol=SUBNORMAL_ROUNDING)
+
+
+@needs_long_double
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@given(a=arrays((6,), st.floats(1e-150, 1e150) | st.floats(-1e150, -1e-150)),
+       b=arrays((6,), st.floats(1e-150, 1e150) | st.floats(-1e150, -1e-150)))
+def test_division_derivatives_wherever_they_are_representable(a, b):
+    # d(a/b)/db = -a/b^2 is representable for these magnitudes (1e-450 .. 1e450 is not: it rounds
+    # to 0 or inf, as it should); b*b alone would overflow past |b| = 1.3e154
+    x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    (x / y).sum().backward()
+    wide_a, wide_b = a.astype(np.longdouble), b.astype(np.longdouble)
+    np.testing.assert_allclose(x.grad, (1 / wide_b).astype(np.float64), rtol=ULP)
+    np.testing.assert_allclose(y.grad, (-wide_a / wide_b ** 2).astype(np.float64), rtol=3 * ULP,
+                               atol=SUBNORMAL_ROUNDING)
+
+
+def test_the_derivative_of_a_huge_quotient_by_a_huge_divisor_does_not_overflow():
+    a, b = Tensor([1e300], requires_grad=True), Tensor([1e160], requires_grad=True)
+    (a / b).sum().backward()
+    np.testing.assert_allclose([a.grad[0], b.grad[0]], [1e-160, -1e-20], rtol=4 * ULP)
+
+
+@needs_long_double
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@given(a=arrays((6,), st.floats(1e-100, 1e100)), b=arrays((6,), st.floats(-3, 3)))
+def test_pow_derivatives_over_a_hundred_decades_of_base(a, b):
+    # b a^(b-1) is computed as written: for bases below 1e-154 and exponents just below 0 it can
+    # overflow where b times it would not (1e-300 ** -1.03 is inf, -0.03 times it is -3e307);
+    # within 1e-100 .. 1e100 and |b| <= 3 it cannot
+    x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    (x ** y).sum().backward()
+    wide_a, wide_b = a.astype(np.longdouble), b.astype(np.longdouble)
+    da = (wide_b * wide_a ** (wide_b - 1)).astype(np.float64)
+    db = (wide_a ** wide_b * np.log(wide_a)).astype(np.float64)
+    # b - 1 is rounded in float64, by up to half an ulp of 4 (4.4e-16), and a^(b-1) turns an error
+    # d of its exponent into a relative error d |ln a| <= 4.4e-16 * 230: 460 ulps, plus pow's own
+    np.testing.assert_allclose(x.grad, da, rtol=500 * ULP, atol=SUBNORMAL_ROUNDING)
+    np.testing.assert_allclose(y.grad, db, rtol=4 * ULP, atol=SUBNORMAL_ROUNDING)
+
+
 BINARY = {  # name: (function, numpy reference, elements of a, elements of b)
     "add": (lambda a, b: a + b, np.add, smooth, smooth),
     "sub": (lambda a, b: a - b, np.subtract, smooth, smooth),

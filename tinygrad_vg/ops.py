@@ -77,8 +77,8 @@ class Div(Broadcasting):
     saves_inputs = True
     compute = staticmethod(np.divide)
 
-    def local_vjp(self, g, i):      # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-        return g / self.b if i == 0 else -g * self.a / (self.b * self.b)
+    def local_vjp(self, g, i):      # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2, as (a/b)/b: b*b overflows past 1e154
+        return g / self.b if i == 0 else g * -(self.a / self.b / self.b)
 
 
 class Pow(Broadcasting):
