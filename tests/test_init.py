@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_vg import Tensor
+from tinygrad_vg import Tensor, nn
 from tinygrad_vg.nn import init
 
 SHAPE = (300, 200)          # fan_out 300, fan_in 200: different, so a swapped fan is caught
@@ -133,3 +133,11 @@ def test_random_initialisers_are_reproducible_in_place_and_keep_dtype(initialise
 def test_initialising_a_zero_element_tensor_is_a_no_op_as_in_pytorch(initialise, shape):
     t = empty(shape)
     assert initialise(t, 0) is t and t.shape == shape
+
+
+def test_re_initialising_a_weight_after_the_forward_makes_backward_refuse():
+    layer = nn.Linear(2, 2, rng=0)
+    out = layer(Tensor(np.ones((1, 2)))).sum()
+    init.constant_(layer.weight, 0.5)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        out.backward()

@@ -39,9 +39,13 @@ def fan_in_and_out(t):
 
 
 def fill(t, values):
-    """Write `values` into t's own array (cast to its dtype) and return t."""
-    data = t.data if isinstance(t, Tensor) else t
-    data[...] = values
+    """Write `values` into t's own array (cast to its dtype) and return t. For a Tensor this is an
+    in-place write that backward sees: a graph made before the re-initialisation refuses to run."""
+    if not isinstance(t, Tensor):
+        t[...] = values
+        return t
+    t.data[...] = values
+    t.mark_written()
     return t
 
 
