@@ -159,8 +159,8 @@ def test_the_seeded_programs_cover_every_op_ties_masks_negative_steps_scalars_an
     wanted = set(tp.OPS) | {"max tie", "maximum tie", "negative step", "mask", "integer array", "None",
                             "Ellipsis", "axis tuple", "mixed dtypes", ("leaf", "float32"), ("leaf", "float64"),
                             ("form", "numpy")}
-    wanted |= {("constant", kind, position) for kind in ("float", "int", "bool", "float64", "float32", "ndarray", "list")
-               for position in (0, 1)}
+    wanted |= {("constant", kind, position) for position in (0, 1)
+               for kind in ("float", "int", "bool", "float64", "float32", "ndarray", "list")}
     wanted |= {("compare", c) for c in tp.COMPARE}
     assert wanted <= seen, sorted(map(str, wanted - seen))
 
@@ -549,7 +549,7 @@ def test_a_negative_slice_step_works_here_and_is_a_value_error_in_torch():
     np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
 
 
-def test_an_int_beside_an_integer_array_across_a_slice_is_an_advanced_index_here_as_in_numpy_but_applied_first_in_torch():
+def test_an_int_beside_an_integer_array_across_a_slice_is_advanced_here_as_in_numpy_and_applied_first_in_torch():
     x = np.arange(2 * 3 * 4.0).reshape(2, 3, 4)
     index = np.array([0, 2, 2, 1, 3])
     assert Tensor(x)[0, :, index].shape == x[0, :, index].shape == (5, 3)     # the array's axis first

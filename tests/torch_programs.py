@@ -231,7 +231,8 @@ def condition_number(step, x, out):
         return max(1.0, np.exp(np.abs(x[0])).max())
     if op in ("sum", "mean"):
         axis, keepdims = as_axis(p.get("axis")), p.get("keepdims", False)
-        return ratio(np.sum(np.abs(x[0]), axis=axis, keepdims=keepdims), np.sum(x[0], axis=axis, keepdims=keepdims)).max()
+        magnitude = np.sum(np.abs(x[0]), axis=axis, keepdims=keepdims)
+        return ratio(magnitude, np.sum(x[0], axis=axis, keepdims=keepdims)).max()
     if op in ("logsumexp", "log_softmax", "softmax"):
         r = reduced(x[0], p.get("axis", -1 if op != "logsumexp" else None))
         weights = np.exp(r - r.max(axis=-1, keepdims=True))
