@@ -28,12 +28,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-if os.environ.get("TINYGRAD_VG_REQUIRE_EXTRAS"):
-    import torch                      # noqa: F401 -- a missing torch must fail here, not skip
-else:
-    torch = pytest.importorskip("torch")
+import extras
 
-import torch_programs as tp
+torch = extras.require("torch")
+
+import torch_programs as tp                       # noqa: E402 -- needs torch, imported above
 import tinygrad_vg as tg
 from tinygrad_vg import Tensor, no_grad, ops
 
@@ -333,8 +332,6 @@ def invalid_programs(draw, family):
 
 FAMILIES = ["add", "sub", "mul", "div", "pow", "maximum", "where", "matmul", "concatenate", "stack", "reshape",
             "sum", "mean", "max", "logsumexp", "softmax", "log_softmax", "transpose", "broadcast_to", "getitem"]
-MEAN_NAMES_SUM = ("mean is sum / n, so its axis errors come from sum and say 'sum: axis 5 is out of bounds' "
-                  "(engine bug: the error names an op the user did not call)")
 
 
 def names(message, op):
@@ -342,8 +339,7 @@ def names(message, op):
     return re.search(rf"(?<![A-Za-z_]){op}(?![A-Za-z_])", message) is not None
 
 
-@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=MEAN_NAMES_SUM))
-                                    if f == "mean" else f for f in FAMILIES])
+@pytest.mark.parametrize("family", FAMILIES)
 @given(data=st.data())
 def test_an_invalid_program_is_a_clear_error_naming_the_op_and_torch_refuses_it_too(family, data):
     program = data.draw(invalid_programs(family))

@@ -278,6 +278,15 @@ class Sum(Reduction):
         return np.broadcast_to(g.reshape(self.kept.shape), self.x.shape)
 
 
+class Mean(Reduction):
+    name = "mean"
+    compute = staticmethod(np.mean)        # of an empty slice: nan, as numpy says
+
+    def vjp(self, g, i):            # d mean(x)/dx_j = 1/n for every j, n the elements averaged
+        averaged = max(self.x.size // max(self.kept.size, 1), 1)    # an empty x: nothing to send back
+        return np.broadcast_to(g.reshape(self.kept.shape) / averaged, self.x.shape)
+
+
 class Max(Reduction):
     name = "max"
     saves_inputs = saves_output = True      # the output is a view of `kept`

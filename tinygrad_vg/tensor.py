@@ -283,8 +283,7 @@ class Tensor:
 
     def mean(self, axis=None, keepdims=False, dtype=None, out=None):
         refuse_numpy_options("mean", dtype, out)
-        total = self.sum(axis, keepdims)
-        return total / (self.size // total.size if total.size else 1)   # the mean of nothing is nan
+        return apply(ops.Mean(as_axis(axis), keepdims), self)
 
     def max(self, axis=None, keepdims=False, out=None):
         refuse_numpy_options("max", None, out)
