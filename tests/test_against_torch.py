@@ -589,15 +589,31 @@ def test_a_python_bool_operand_is_the_number_1_here_and_torch_refuses_it_in_subt
         torch.tensor([1.0, 2.0]) - True
 
 
-def test_in_place_ops_on_a_graph_node_are_refused_here_and_recorded_by_torch():
+def test_in_place_ops_on_a_graph_node_are_recorded_by_both_with_different_refusals():
     ours, theirs = leaf([1.0, 2.0])
-    y = ours * 2
-    with pytest.raises(RuntimeError, match=r"\+=: in-place ops are not recorded"):
-        y += 1
-    z = theirs * 2
-    z += 1
+    y, z = ours * 2, theirs * 2
+    y *= 3.0
+    z *= 3.0
+    y.sum().backward()
     z.sum().backward()
-    np.testing.assert_array_equal(theirs.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+    ours, theirs = leaf([1.0, 2.0])
+    y, z = ours * 2, theirs * 2
+    y *= y                               # here: y = y * y, the old y kept as the input
+    z *= z                               # torch: mul_ overwrote the z it saved
+    y.sum().backward()
+    np.testing.assert_array_equal(ours.grad, 8.0 * ours.data)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+    ours, theirs = leaf([1.0, 2.0])
+    y, z = ours * 2, theirs * 2
+    y_used, z_used = y * 3, z * 3        # use the value before it changes
+    y += 1
+    z += 1
+    (z_used + z).sum().backward()        # torch follows the old edge (add saved nothing)
+    np.testing.assert_array_equal(theirs.grad.numpy(), [8.0, 8.0])
+    with pytest.raises(RuntimeError, match="before an in-place op changed that tensor"):
+        (y_used + y).sum().backward()
 
 
 def test_an_in_place_op_on_a_leaf_that_requires_grad_is_refused_by_both_outside_no_grad():

@@ -276,13 +276,62 @@ def test_an_in_place_update_of_a_leaf_that_requires_grad_outside_no_grad_says_to
         update(w)
 
 
-def test_an_in_place_op_on_a_graph_node_says_to_make_a_new_node():
-    y = Tensor([1.0], requires_grad=True) * 2.0
-    with pytest.raises(RuntimeError, match=r"\+=: in-place ops are not recorded.*t = t \+ x"):
-        y += 1.0
-    c = Tensor([1.0])
-    with pytest.raises(RuntimeError, match="not recorded"):
-        c *= Tensor([2.0], requires_grad=True)
+def micrograd_more_ops(in_place):
+    """micrograd's test_more_ops: its += on graph nodes, or the same program written out of place."""
+    a, b = Tensor(-4.0, requires_grad=True), Tensor(2.0, requires_grad=True)
+    c, d = a + b, a * b + b ** 3
+    if in_place:
+        c += c + 1
+        c += 1 + c + (-a)
+        d += d * 2 + (b + a).relu()
+        d += 3 * d + (b - a).relu()
+    else:
+        c = c + (c + 1)
+        c = c + (1 + c + (-a))
+        d = d + (d * 2 + (b + a).relu())
+        d = d + (3 * d + (b - a).relu())
+    f = (c - d) ** 2
+    g = f / 2.0
+    if in_place:
+        g += 10.0 / f
+    else:
+        g = g + 10.0 / f
+    g.backward()
+    return g.item(), a.grad.item(), b.grad.item()
+
+
+def test_in_place_ops_on_graph_nodes_are_recorded_as_new_nodes_as_in_micrograds_test_more_ops():
+    assert micrograd_more_ops(in_place=True) == micrograd_more_ops(in_place=False)
+    np.testing.assert_allclose(micrograd_more_ops(in_place=True),          # micrograd's (and torch's) values
+                               [24.70408163265306, 138.83381924198252, 645.5772594752186], rtol=1e-13)
+
+
+def test_an_in_place_op_keeps_the_python_object_and_its_previous_value_in_the_graph():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    same = y
+    y *= y                               # y = (3x)^2: the value y was is an input, twice
+    assert y is same and y.op.name == "mul" and y.inputs[0] is y.inputs[1] is not y
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, 18.0 * x.data)
+    c = Tensor([1.0, 1.0])
+    c += x                               # a constant joins the graph, as in PyTorch
+    assert c.requires_grad and c.op.name == "add"
+
+
+def test_a_node_that_used_a_tensor_before_it_was_changed_in_place_makes_backward_refuse():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    z = y * 3.0                          # uses the y that is about to change
+    y += 1.0
+    with pytest.raises(RuntimeError, match=r"backward: mul used its input 0 .* before an in-place op changed"):
+        (z + y).sum().backward()
+
+
+def test_assigning_into_a_node_of_a_recorded_graph_says_what_to_use_instead():
+    y = Tensor([1.0, 2.0], requires_grad=True) * 2.0
+    with pytest.raises(RuntimeError, match=r"setitem: .*not recorded.*where\(\) or concatenate\(\)"):
+        y[0] = 5.0
 
 
 def test_an_in_place_op_that_would_broadcast_the_tensor_names_the_op_and_shapes():

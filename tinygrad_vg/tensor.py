@@ -238,33 +238,61 @@ class Tensor:
         except ValueError as error:
             raise ValueError(f"{ufunc.__name__}: {error} (shapes {self.shape} and {other.shape})") from None
 
-    # ---- in-place: written into this tensor's own array, as PyTorch's t += x ----
-    def __iadd__(self, other): return self.write_in_place("+=", operator.iadd, other)
-    def __isub__(self, other): return self.write_in_place("-=", operator.isub, other)
-    def __imul__(self, other): return self.write_in_place("*=", operator.imul, other)
-    def __itruediv__(self, other): return self.write_in_place("/=", operator.itruediv, other)
+    # ---- in-place: t += x, as in PyTorch ----
+    def __iadd__(self, other): return self.in_place("+=", ops.Add, other)
+    def __isub__(self, other): return self.in_place("-=", ops.Sub, other)
+    def __imul__(self, other): return self.in_place("*=", ops.Mul, other)
+    def __itruediv__(self, other): return self.in_place("/=", ops.Div, other)
 
     def __setitem__(self, index, value):
-        self.write_in_place("setitem", lambda array, values: array.__setitem__(index, values), value)
+        self.in_place("setitem", None, value, index)
 
-    def write_in_place(self, what, write, value):
-        """write(self's array, value's array) where no graph is being recorded through either:
-        inside no_grad() (how parameters are updated), or on tensors that do not require grad.
-        Recording an in-place op is not supported: `t = t + x` makes the new node instead."""
+    def in_place(self, what, op, value, index=None):
+        """self op= value (or self[index] = value, for op None).
+
+        Where no graph is recorded through it (inside no_grad(), which is how parameters are updated,
+        or on tensors that do not require grad), the result is written into self's own array and
+        the write stamped. Where one is, the op is recorded as a new node that this Python object
+        becomes (`rebind`); a leaf that requires grad refuses, as in PyTorch."""
         value = lift(value, self)
         if grad_enabled and (self.requires_grad or value.requires_grad):
             if self.requires_grad and self.op is None:
                 raise RuntimeError(f"{what}: this leaf tensor (shape {self.shape}) requires grad, and writing "
                                    "into it would hide the change from backward; update parameters inside "
                                    "`with no_grad():`, as in PyTorch")
-            raise RuntimeError(f"{what}: in-place ops are not recorded in the graph (tensor {self.shape}, "
-                               f"value {value.shape}); write t = t + x and the like, which make a new node")
+            if op is None:
+                raise RuntimeError(f"setitem: assigning into a tensor of a recorded graph (shape {self.shape}) "
+                                   "is not recorded here; build the new tensor with where() or concatenate()")
+            return self.rebind(op(), value)
         try:
-            write(self._data, value._data)
+            if op is None:
+                self._data[index] = value._data
+            else:
+                op.compute(self._data, value._data, out=self._data)
         except (ValueError, IndexError, TypeError) as error:
             raise type(error)(f"{what}: {error} (tensor {self.shape} {self.dtype}, "
                               f"value {value.shape} {value.dtype})") from None
         self.mark_written()
+        return self
+
+    def rebind(self, op, value):
+        """Record `self = op(self, value)` keeping this Python object: what self was moves to a new
+        tensor `previous`, the op's output is made from it, and self takes that output's place.
+        Edges of value's graph that pointed to self are re-pointed to previous, so `c += c + 1` is
+        c = c + (c + 1). A node made earlier that used self still points to this object, which is
+        now a later node: backward sees that edge run backwards in time and raises (PyTorch would
+        follow it to the old value, whose memory it overwrote)."""
+        global last_write
+        previous = Tensor.__new__(Tensor)
+        for slot in NODE_SLOTS:
+            setattr(previous, slot, getattr(self, slot))
+        value = previous if value is self else value
+        repoint(value, self, previous)
+        result = apply(op, previous, value)
+        for slot in NODE_SLOTS:
+            setattr(self, slot, getattr(result, slot))
+        self.name = previous.name
+        last_write = next(serial_numbers)       # so that backward checks the nodes made before
         return self
 
     # ---- elementwise ----
@@ -320,15 +348,38 @@ class Tensor:
         return apply(ops.BroadcastTo(tuple(shape)), self)
 
 
+NODE_SLOTS = [slot for slot in Tensor.__slots__ if slot != "__weakref__"]
+
+
+def repoint(root, old, new):
+    """In root's graph, every edge to `old` now leads to `new`. Only nodes made after old can use
+    it, so the walk stops at older ones."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or node.serial <= old.serial:
+            continue
+        seen.add(id(node))
+        if any(x is old for x in node.inputs):
+            node.inputs = tuple(new if x is old else x for x in node.inputs)
+        stack.extend(node.inputs)
+
+
 def memory_owner(tensor):
     """The tensor whose memory `tensor` uses: its base for a view or a detached copy, else itself."""
     return tensor if tensor.base is None else tensor.base
 
 
 def refuse_overwritten_values(node):
-    """Raise if a value node's vjp reads (its output or inputs, as its op declares) was written in
-    place after node was made: the vjp would differentiate at the new values."""
+    """Raise if an input of node was rebound by a recorded in-place op after node was made (the
+    edge would lead to the new value), or if a value node's vjp reads (its output or inputs, as
+    its op declares) was written in place since: the vjp would differentiate at the new values."""
     op = node.op
+    for i, x in enumerate(node.inputs):
+        if x.serial > node.serial:
+            raise RuntimeError(f"backward: {op.name} used its input {i} (shape {x.shape}) before an in-place "
+                               "op changed that tensor, and the graph no longer holds the value it used; "
+                               "write t = t + x (a new name for the new value) where the old one is still used")
     saved = ([("output", node)] if op.saves_output else []) + \
         ([(f"input {i}", x) for i, x in enumerate(node.inputs)] if op.saves_inputs else [])
     for role, tensor in saved:
