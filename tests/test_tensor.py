@@ -300,6 +300,22 @@ def micrograd_more_ops(in_place):
     return g.item(), a.grad.item(), b.grad.item()
 
 
+def test_micrograds_sanity_check():
+    x = Tensor(-4.0, requires_grad=True)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    assert (y.item(), x.grad.item()) == (-20.0, 46.0)     # micrograd's values, checked there against torch
+
+
+def test_minitorchs_broadcast_gradient_keeps_the_inputs_shape():
+    a, b = Tensor([2.0], requires_grad=True), Tensor([[1.0, 3.0]], requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (1,) and a.grad[0] == 4.0 and b.grad.shape == (1, 2)
+
+
 def test_in_place_ops_on_graph_nodes_are_recorded_as_new_nodes_as_in_micrograds_test_more_ops():
     assert micrograd_more_ops(in_place=True) == micrograd_more_ops(in_place=False)
     np.testing.assert_allclose(micrograd_more_ops(in_place=True),          # micrograd's (and torch's) values
