@@ -5,21 +5,19 @@ A tensor made by an op keeps `op` (the ops.py instance, holding what its vjp nee
 an input to its users, so there are no reference cycles and dropping the last reference to an
 output frees its graph at once, without waiting for Python's cyclic garbage collector.
 
-In-place writes (`t += x`, `t[i] = x`, `t.data = a`, `t.data -= a`) are stamped with the next
-serial number in `written_at` (of the tensor that owns the memory, `base`, for views), so backward
-can tell that a value an op saved was overwritten after the op ran (stamp > the op's output's
-serial) and refuse, instead of differentiating at the new values, as PyTorch's version counters do.
+In-place writes (`t += x`, `t[i] = x`, `t.data = a`, `t.data -= a`) are stamped in `written_at`,
+so that backward refuses a vjp whose saved values were overwritten (writes.py), as PyTorch's
+version counters make it do.
 """
 import itertools
 import operator
 
 import numpy as np
 
-from . import anomaly, graph, ops
+from . import anomaly, graph, ops, writes
 
 grad_enabled = True     # False inside no_grad(): ops record no graph
 serial_numbers = itertools.count(1)  # every tensor gets the next one when it is made
-last_write = 0          # the stamp of the latest in-place write: nodes made after it need no check
 
 
 class no_grad:
@@ -62,7 +60,7 @@ class Tensor:
         self.name, self.module = name, None
         self.serial = next(serial_numbers)
         self.written_at = 0
-        self.base = memory_owner(data) if isinstance(data, Tensor) else None
+        self.base = writes.memory_owner(data) if isinstance(data, Tensor) else None
 
     @property
     def data(self):
@@ -77,9 +75,8 @@ class Tensor:
         self.mark_written()
 
     def mark_written(self):
-        """Stamp an in-place write on the tensor that owns this memory."""
-        global last_write
-        last_write = memory_owner(self).written_at = next(serial_numbers)
+        """Stamp an in-place write into this tensor's memory (see writes.py)."""
+        writes.stamp(self, next(serial_numbers))
 
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
@@ -175,8 +172,8 @@ class Tensor:
             g = pending.pop(id(node), None)
             if g is None:                 # a constant: nothing flows into it
                 continue
-            if node.serial < last_write and node.op is not None:
-                refuse_overwritten_values(node)
+            if node.serial < writes.last_change and node.op is not None:
+                writes.refuse_stale(node)
             if node.op is None:
                 owner = id(g if g.base is None else g.base)
                 if owner in given_to_leaves or not g.flags.writeable:   # shared, a broadcast view or a scalar
@@ -282,17 +279,16 @@ class Tensor:
         c = c + (c + 1). A node made earlier that used self still points to this object, which is
         now a later node: backward sees that edge run backwards in time and raises (PyTorch would
         follow it to the old value, whose memory it overwrote)."""
-        global last_write
         previous = Tensor.__new__(Tensor)
         for slot in NODE_SLOTS:
             setattr(previous, slot, getattr(self, slot))
         value = previous if value is self else value
-        repoint(value, self, previous)
+        writes.repoint(value, self, previous)
         result = apply(op, previous, value)
         for slot in NODE_SLOTS:
             setattr(self, slot, getattr(result, slot))
         self.name = previous.name
-        last_write = next(serial_numbers)       # so that backward checks the nodes made before
+        writes.note_change(next(serial_numbers))     # backward checks the nodes made before
         return self
 
     # ---- elementwise ----
@@ -351,45 +347,6 @@ class Tensor:
 NODE_SLOTS = [slot for slot in Tensor.__slots__ if slot != "__weakref__"]
 
 
-def repoint(root, old, new):
-    """In root's graph, every edge to `old` now leads to `new`. Only nodes made after old can use
-    it, so the walk stops at older ones."""
-    stack, seen = [root], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen or node.serial <= old.serial:
-            continue
-        seen.add(id(node))
-        if any(x is old for x in node.inputs):
-            node.inputs = tuple(new if x is old else x for x in node.inputs)
-        stack.extend(node.inputs)
-
-
-def memory_owner(tensor):
-    """The tensor whose memory `tensor` uses: its base for a view or a detached copy, else itself."""
-    return tensor if tensor.base is None else tensor.base
-
-
-def refuse_overwritten_values(node):
-    """Raise if an input of node was rebound by a recorded in-place op after node was made (the
-    edge would lead to the new value), or if a value node's vjp reads (its output or inputs, as
-    its op declares) was written in place since: the vjp would differentiate at the new values."""
-    op = node.op
-    for i, x in enumerate(node.inputs):
-        if x.serial > node.serial:
-            raise RuntimeError(f"backward: {op.name} used its input {i} (shape {x.shape}) before an in-place "
-                               "op changed that tensor, and the graph no longer holds the value it used; "
-                               "write t = t + x (a new name for the new value) where the old one is still used")
-    saved = ([("output", node)] if op.saves_output else []) + \
-        ([(f"input {i}", x) for i, x in enumerate(node.inputs)] if op.saves_inputs else [])
-    for role, tensor in saved:
-        if memory_owner(tensor).written_at > node.serial:
-            where = f" in {node.module}" if node.module else ""
-            raise RuntimeError(f"backward: {op.name}{where} needs the values of its {role} (shape {tensor.shape}, "
-                               f"{tensor.dtype}) as they were in the forward pass, but they were modified in "
-                               "place since; run the forward pass again after the change, or change a copy")
-
-
 def refuse_numpy_options(name, dtype, out):
     if dtype is not None or out is not None:
         raise TypeError(f"{name}: numpy's dtype= and out= are not supported on tensors "
@@ -424,7 +381,7 @@ def apply(op, *inputs):
     out.grad = out.name = out.module = None
     out.serial = next(serial_numbers)
     out.written_at = 0
-    out.base = memory_owner(inputs[0]) if op.is_view and np.may_share_memory(data, arrays[0]) else None
+    out.base = writes.memory_owner(inputs[0]) if op.is_view and np.may_share_memory(data, arrays[0]) else None
     out.requires_grad = grad_enabled and any([x.requires_grad for x in inputs])
     if out.requires_grad:
         out.op, out.inputs = op, inputs
