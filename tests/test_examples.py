@@ -21,29 +21,37 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 @pytest.fixture
 def execute(monkeypatch, capsys):
-    """execute(script, *args) -> (exit status, stdout, stderr) of `python examples/<script> <args>`."""
+    """execute(script, *args) -> (exit status, stdout, stderr, the script's globals) of
+    `python examples/<script> <args>` (globals None when it exited through SystemExit)."""
     def execute(script, *args):
         path = ROOT / "examples" / script
         monkeypatch.setattr(sys, "argv", [str(path), *map(str, args)])
         capsys.readouterr()
         try:
-            runpy.run_path(str(path), run_name="__main__")
+            variables = runpy.run_path(str(path), run_name="__main__")
             status = 0
         except SystemExit as exit:
-            status = 0 if exit.code is None else exit.code
+            status, variables = 0 if exit.code is None else exit.code, None
         captured = capsys.readouterr()
-        return status, captured.out, captured.err
+        return status, captured.out, captured.err, variables
     return execute
 
 
 @pytest.fixture
-def run(execute):
-    """run(script, *args) -> the example's stdout; fails the test on a non-zero exit, with its stderr."""
-    def run(script, *args):
-        status, out, err = execute(script, *args)
+def run_script(execute):
+    """run_script(script, *args) -> (stdout, the script's globals: its measured data); fails the test on a
+    non-zero exit, with its stderr."""
+    def run_script(script, *args):
+        status, out, err, variables = execute(script, *args)
         assert status == 0, f"{script} {args} exited {status}:\n{err}"
-        return out
-    return run
+        return out, variables
+    return run_script
+
+
+@pytest.fixture
+def run(run_script):
+    """run(script, *args) -> the example's stdout."""
+    return lambda script, *args: run_script(script, *args)[0]
 
 
 def numbers(line):
@@ -65,7 +73,7 @@ def test_help_states_the_question(run, script):
 @pytest.mark.parametrize("script, bad", [("q1_identity_chain.py", "--depth=0"), ("q4_tanh_explodes.py", "--burn-in=40"),
                                          ("q3_overflow_halts_training.py", "--k=0.5")])
 def test_bad_arguments_are_an_argparse_error_not_a_traceback(execute, script, bad):
-    status, _, err = execute(script, bad)
+    status, _, err, _ = execute(script, bad)
     assert status == 2 and "usage:" in err and "Traceback" not in err
 
 
@@ -86,6 +94,34 @@ def test_q2_shallow_layers_barely_move_and_their_gradients_stay_tiny(run):
     assert measured < 1e-3 and predicted < 1e-3    # sigmoid: at most (1/4)^7 = 6e-5, give or take the width
     ratio_row = next(line for line in out.splitlines() if line.startswith("1 / L"))
     assert all(value < 1e-2 for value in numbers(ratio_row[len("1 / L"):]))   # every step, and how far the weights moved
+
+
+def test_q2_the_ratio_rises_only_because_the_top_layer_s_gradient_falls_faster_than_layer_1_s(run_script):
+    out, script = run_script("q2_training_does_not_fix_it.py", "--exploding-sigma-w", 0)
+    grads = script["vanishing"]["grads"]                   # [step][layer]
+    assert grads[-1, 0] / grads[-1, -1] > 5 * grads[0, 0] / grads[0, -1]      # 6.8e-13 -> 7.5e-12 measured
+    assert grads[-1, 0] < grads[0, 0] and grads[-1, -1] < grads[0, -1]          # both fell
+    assert "It rises only because the top layer's gradient fell faster than layer 1's" in out
+
+
+def test_q2_captions_say_stalled_only_for_a_run_that_did_not_beat_the_constant_prediction(run_script):
+    out, script = run_script("q2_training_does_not_fix_it.py", "--depth", 8, "--width", 6, "--steps", 6,
+                             "--exploding-sigma-w", 0)
+    assert script["vanishing"]["record"].loss[-1] > 0.9 * script["constant_loss"]
+    assert script["vanishing"]["stalled"] and "\nstalled: " in out and "not stalled" not in out
+    out, script = run_script("q2_training_does_not_fix_it.py", "--activation", "tanh", "--depth", 6,
+                             "--exploding-sigma-w", 0)
+    assert script["vanishing"]["record"].loss[-1] < 0.2 * script["constant_loss"]      # 0.037 against 0.394
+    assert not script["vanishing"]["stalled"] and "not stalled" in out and "\nstalled: " not in out
+
+
+def test_q2_a_chaotic_tanh_chain_explodes_stays_finite_and_does_not_learn(run_script):
+    out, script = run_script("q2_training_does_not_fix_it.py", "--steps", 150)
+    exploding = script["exploding"]
+    assert exploding["measured_ratio"] > 100 and exploding["finite"]        # 331 at step 0, no inf or nan
+    assert exploding["record"].halted is None and exploding["first_update"][0] > 1
+    assert exploding["record"].loss[-1] > script["constant_loss"] and exploding["stalled"]
+    assert "Exploding but finite gradients did not learn either" in out
 
 
 def test_q3_training_halts_where_theory_predicts(run):
