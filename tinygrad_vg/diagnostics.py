@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import chain_rule, plot
-from .optim import global_norm
+from .norms import global_norm
 from .tensor import Tensor
 
 HOW_TO_GET_OUTPUTS = "`output, outputs = model.forward_with_outputs(x)` (Sequential, DeepChain) returns them"

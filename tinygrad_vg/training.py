@@ -13,7 +13,8 @@ import numpy as np
 
 from .anomaly import NonFiniteError, detect_anomaly
 from .nn.losses import mse_loss
-from .optim import SGD, clip_grad_norm_, global_grad_norm, global_norm
+from .norms import global_norm
+from .optim import SGD, clip_grad_norm_, global_grad_norm
 from .tensor import Tensor
 
 

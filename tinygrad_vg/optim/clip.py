@@ -1,28 +1,13 @@
-"""SGD with momentum, and gradient clipping by global norm or by value.
+"""Gradient clipping by global norm or by value.
 
 Gradients are never written into in place: an intermediate's .grad may be a view shared with a
-neighbour (see Tensor.backward), so clipping gives each parameter a new .grad array. Parameters'
-.data are updated in place.
+neighbour (see Tensor.backward), so clipping gives each parameter a new .grad array.
 """
 import math
 
 import numpy as np
 
-
-def global_norm(arrays):
-    """sqrt(sum over arrays of sum a^2) in float64. When the plain sum of squares leaves float64's
-    comfortable range (values above ~1e150 overflow it, below ~1e-150 underflow it), it is
-    recomputed as m * sqrt(sum (a/m)^2) with m = max |a|: finite values never give an inf norm,
-    and tiny ones never a 0."""
-    flat = [np.ravel(a).astype(np.float64, copy=False) for a in arrays if a is not None and a.size]
-    with np.errstate(over="ignore", under="ignore"):
-        total = sum(float(np.dot(a, a)) for a in flat)
-    if 1e-290 < total < math.inf:
-        return math.sqrt(total)
-    largest = max((float(np.max(np.abs(a))) for a in flat), default=0.0)
-    if largest == 0.0 or not math.isfinite(largest):
-        return largest
-    return largest * math.sqrt(sum(float(np.dot(a / largest, a / largest)) for a in flat))
+from ..norms import global_norm
 
 
 def global_grad_norm(params):
@@ -49,29 +34,3 @@ def clip_grad_value_(params, clip_value):
     for p in params:
         if p.grad is not None:
             p.grad = np.clip(p.grad, -clip_value, clip_value)
-
-
-class SGD:
-    """p <- p - lr * v with v <- momentum * v + grad (v = grad on the first step), as in PyTorch."""
-
-    def __init__(self, params, lr, momentum=0.0):
-        self.params = list(params)
-        if lr < 0 or momentum < 0:
-            raise ValueError(f"SGD: lr and momentum must be non-negative, got lr={lr}, momentum={momentum}")
-        self.lr, self.momentum = lr, momentum
-        self.velocity = {}
-
-    def step(self):
-        for p in self.params:
-            if p.grad is None:
-                continue
-            v = p.grad
-            if self.momentum:
-                previous = self.velocity.get(id(p))
-                v = v if previous is None else self.momentum * previous + v
-                self.velocity[id(p)] = v
-            p.data -= np.asarray(self.lr, dtype=p.data.dtype) * v
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
