@@ -19,8 +19,8 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_vg import nn
-from tinygrad_vg.optim import SGD
+from tinygrad_vg import Tensor, nn, optim
+from tinygrad_vg.optim import SGD, lr_scheduler
 from tinygrad_vg.training import TrainingRecord, train
 
 DEPTH, WIDTH, A = 50, 4, 1.0
@@ -198,3 +198,71 @@ def test_a_model_without_forward_with_outputs_records_its_output_and_a_given_opt
     assert record.activation_names == ["output"] and record.weight_names == ["layer"]
     np.testing.assert_array_equal(model.layer.weight.data, 3.0 * np.eye(2))      # lr 0: unchanged
     assert record.activation_norms[0] == [pytest.approx(3.0 * math.sqrt(2))]
+
+
+OPTIMISERS = {
+    "SGD": lambda params: optim.SGD(params, lr=0.2, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "Adam": lambda params: optim.Adam(params, lr=0.05, amsgrad=True),
+    "AdamW": lambda params: optim.AdamW(params, lr=0.05, weight_decay=0.1),
+    "RMSprop": lambda params: optim.RMSprop(params, lr=0.01, momentum=0.5, centered=True),
+}
+
+
+def small_classifier(seed=0):
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Linear(3, 8, rng=rng), nn.Tanh(), nn.Linear(8, 2, rng=rng))
+    x = rng.normal(size=(16, 3))
+    return model, x, (x[:, 0] > 0).astype(int)
+
+
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_every_optimiser_trains_and_train_steps_it_as_a_hand_written_loop_would(name):
+    model, x, labels = small_classifier()
+    record = train(model, x, labels, steps=25, loss_fn=nn.cross_entropy, optimizer=OPTIMISERS[name](model.parameters()))
+    assert record.halted is None and record.loss[-1] < 0.5 * record.loss[0]
+    same, x, labels = small_classifier()
+    optimizer = OPTIMISERS[name](same.parameters())
+    losses = []
+    for _ in range(25):
+        optimizer.zero_grad()
+        loss = nn.cross_entropy(same(Tensor(x)), labels)
+        loss.backward()
+        losses.append(float(loss.data))
+        optimizer.step()
+    assert record.loss == losses
+    for (path, p), q in zip(model.named_parameters(), same.parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=path)
+
+
+def test_an_adam_update_that_overflows_float32_halts_in_the_update_phase_naming_adam():
+    """Adam's first step is lr g / (|g| + eps), about lr per element, so only an lr past float32's
+    3.4e38 overflows it: the step size lr / (1 - b1) = 1e40 is itself inf in float32, and inf times
+    the zero gradient of an off-diagonal weight (the chain is k I) is nan."""
+    x, y = identity_task(np.float32)
+    model = identity_chain(1.5, np.float32)
+    record = train(model, x, y, steps=3, optimizer=optim.Adam(model.parameters(), lr=1e39))
+    halted = record.halted
+    assert (halted.step, halted.op, halted.module, halted.kind, halted.phase) == (
+        0, "adam", "layers.0 (Linear)", "nan", "update")
+    assert record.steps == 1 and "the Adam update made layers.0.weight nan" in halted.message
+    assert np.isinf(np.diag(model.layers[0].weight.data)).all()
+
+
+def test_a_scheduler_steps_once_after_each_update():
+    """StepLR(step_size=2, gamma=0.5) from lr 0.2: steps 0 and 1 use 0.2, steps 2 and 3 use 0.1, ...;
+    on_step, called after the scheduler, sees the lr of the next step."""
+    model, x, labels = small_classifier()
+    optimizer = optim.SGD(model.parameters(), lr=0.2)
+    scheduler = lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    seen = []
+    train(model, x, labels, steps=5, loss_fn=nn.cross_entropy, optimizer=optimizer, scheduler=scheduler,
+          on_step=lambda step, record: seen.append(optimizer.param_groups[0]["lr"]))
+    assert seen == [0.2, 0.1, 0.1, 0.05, 0.05] and scheduler.last_epoch == 5
+
+
+def test_a_scheduler_over_another_optimizer_is_refused():
+    model, x, labels = small_classifier()
+    elsewhere = optim.SGD(model.parameters(), lr=0.2)
+    with pytest.raises(ValueError, match="the scheduler adjusts another optimizer than the SGD that trains"):
+        train(model, x, labels, steps=1, loss_fn=nn.cross_entropy,
+              scheduler=lr_scheduler.ExponentialLR(elsewhere, gamma=0.9))

@@ -60,13 +60,15 @@ def halt_from_error(step, error):
 
 
 def train(model, inputs, targets, steps, lr=0.1, momentum=0.0, loss_fn=mse_loss, optimizer=None,
-          clip=None, on_step=None):
+          clip=None, on_step=None, scheduler=None):
     """Full-batch training of `model` on (inputs, targets) for up to `steps` steps; returns a
-    TrainingRecord. `optimizer` defaults to SGD(model.parameters(), lr, momentum). `clip`: a max
-    global gradient norm (clip_grad_norm_). `on_step(step, record)` is called after each step (e.g.
-    for progress). Inputs and float targets are cast to the dtype of the model's parameters, so a float32
-    model overflows where float32 does. If the model has `forward_with_outputs`, each of its outputs'
-    norms is recorded; otherwise the model output's."""
+    TrainingRecord. `optimizer`: any of optim's (SGD, Adam, AdamW, RMSprop), by default
+    SGD(model.parameters(), lr, momentum); `scheduler` (optim.lr_scheduler, over that optimizer) steps
+    after each update, so one training step is one of its epochs. `clip`: a max global gradient norm
+    (clip_grad_norm_). `on_step(step, record)` is called after each step (e.g. for progress). Inputs
+    and float targets are cast to the dtype of the model's parameters, so a float32 model overflows
+    where float32 does. If the model has `forward_with_outputs`, each of its outputs' norms is
+    recorded; otherwise the model output's."""
     params = model.parameters()
     named = dict(model.named_parameters())
     dtype = params[0].dtype if params else np.float64
@@ -74,6 +76,9 @@ def train(model, inputs, targets, steps, lr=0.1, momentum=0.0, loss_fn=mse_loss,
     if not isinstance(targets, Tensor) and np.asarray(targets).dtype.kind == "f":
         targets = Tensor(targets, dtype=dtype)     # class indices (integers) stay as they are
     optimizer = optimizer or SGD(params, lr, momentum)
+    if scheduler is not None and scheduler.optimizer is not optimizer:
+        raise ValueError(f"train: the scheduler adjusts another optimizer than the {type(optimizer).__name__} "
+                         "that trains: pass optimizer= the one the scheduler was made with")
     weighted = [(path, m.weight) for path, m in model.named_modules() if "weight" in m._parameters]
     with_outputs = hasattr(model, "forward_with_outputs")
     record = TrainingRecord([path or type(model).__name__ for path, _ in weighted],
@@ -113,6 +118,8 @@ def train(model, inputs, targets, steps, lr=0.1, momentum=0.0, loss_fn=mse_loss,
                 record.halted = Halt(step, type(optimizer).__name__.lower(), owner.label, kind, "update",
                                      f"the {type(optimizer).__name__} update made {bad} {kind} at step {step}")
                 break
+            if scheduler is not None:
+                scheduler.step()
             if on_step is not None:
                 on_step(step, record)
     return record
