@@ -169,3 +169,13 @@ def test_every_default_equals_torch_s(make):
     ours = make(parameters_with_grads([1.0])).defaults
     theirs = getattr(torch.optim, make.__name__)([torch.zeros(1, requires_grad=True)]).defaults
     assert ours == {name: theirs[name] for name in ours}
+
+
+def test_adam_s_first_step_is_lr_g_over_abs_g_plus_eps_so_only_gradients_below_eps_stay_small():
+    g = np.array([1e6, 1.0, 1e-4, -1e-8, 1e-12, 0.0])
+    p = parameters_with_grads(g)[0]
+    optim.Adam([p], lr=0.01).step()
+    np.testing.assert_allclose(-p.data, 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-14)
+    np.testing.assert_allclose(-p.data[:3], 0.01, rtol=1e-4)             # |g| >> eps: a step of lr
+    assert -p.data[3] == pytest.approx(-0.005, rel=1e-14)                # |g| = eps: half of it
+    assert -p.data[4] == pytest.approx(0.01 * 1e-4, rel=1e-3)            # |g| << eps: lr |g| / eps

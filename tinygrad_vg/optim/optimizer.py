@@ -18,6 +18,14 @@ from collections import defaultdict
 from ..tensor import Tensor
 
 
+def check_non_negative(values):
+    """PyTorch's ValueError for the first value below 0 (or NaN), as `Invalid learning rate: -0.1`;
+    `values` maps each one's description ("learning rate") to it, in the order torch checks them."""
+    for what, value in values.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {what}: {value}")
+
+
 class Optimizer:
     def __init__(self, params, defaults):
         """`params`: an iterable of tensors, or of dicts {"params": tensors, hyperparameter: value}

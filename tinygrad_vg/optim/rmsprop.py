@@ -1,7 +1,7 @@
 """RMSprop: each gradient divided by the running root mean square of its own past values."""
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_non_negative
 
 
 class RMSprop(Optimizer):
@@ -20,10 +20,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
                  maximize=False):
-        for name, value in ("learning rate", lr), ("epsilon value", eps), ("momentum value", momentum), (
-                "weight_decay value", weight_decay), ("alpha value", alpha):
-            if not 0.0 <= value:
-                raise ValueError(f"Invalid {name}: {value}")
+        check_non_negative({"learning rate": lr, "epsilon value": eps, "momentum value": momentum,
+                            "weight_decay value": weight_decay, "alpha value": alpha})
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
                                   "momentum": momentum, "centered": centered, "maximize": maximize})
 
