@@ -78,6 +78,31 @@ def test_zero_grad_clears_every_parameter_gradient():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_train_and_eval_set_training_on_every_descendant_and_return_self():
+    model = TwoLayers()
+    assert all(m.training for _, m in model.named_modules())
+    assert model.eval() is model and not any(m.training for _, m in model.named_modules())
+    assert model.body.train() is model.body
+    assert [name for name, m in model.named_modules() if m.training] == ["body", "body.0", "body.1"]
+    assert model.train(True) is model and all(m.training for _, m in model.named_modules())
+    with pytest.raises(ValueError, match="train: training mode is expected to be boolean, got 1"):
+        model.train(1)
+
+
+def test_train_reaches_each_child_through_its_own_train_as_in_pytorch():
+    calls = []
+
+    class Frozen(nn.Linear):
+        def train(self, mode=True):         # a module that refuses training mode, as users write them
+            calls.append(mode)
+            self.training = False
+            return self
+
+    model = nn.Sequential(nn.Tanh(), nn.Sequential(Frozen(2, 2)))
+    model.train()
+    assert calls == [True] and not model[1][0].training and model[1].training
+
+
 def test_linear_matches_a_hand_written_numpy_layer_and_its_gradients():
     layer = nn.Linear(3, 4, rng=0)
     x = np.random.default_rng(1).normal(size=(5, 3))

@@ -8,6 +8,11 @@ stack, so a NonFiniteError raised by an op inside it can say which layer produce
 Modules in a plain list, tuple or dict attribute would not be registered (their parameters would be
 missing from .parameters()), so assigning one is a TypeError, unless each module in it is registered
 already through another attribute: nn.ModuleList and nn.Sequential hold them.
+
+`training` (True when made) is the mode: train() and eval() set it on the module and, recursively,
+its children, as in PyTorch; BatchNorm1d and Dropout read it. A buffer (register_buffer) is a
+tensor the module keeps but training does not learn, such as BatchNorm1d's running mean: it is in
+named_buffers(), not in parameters().
 """
 from .. import anomaly
 from ..tensor import Tensor
@@ -32,8 +37,8 @@ def hides_modules(owner, name, container):
 class Module:
     def __init__(self):
         d = self.__dict__
-        d["_modules"], d["_parameters"] = {}, {}
-        d["path"], d["label"] = "", type(self).__name__
+        d["_modules"], d["_parameters"], d["_buffers"] = {}, {}, {}
+        d["path"], d["label"], d["training"] = "", type(self).__name__, True
 
     def __setattr__(self, name, value):
         if "_modules" not in self.__dict__:
@@ -43,6 +48,9 @@ class Module:
             self._parameters.pop(name, None)
             self._modules[name] = value            # a replaced child keeps its place, as in PyTorch
             value.rename(f"{self.path}.{name}" if self.path else name)
+        elif name in self._buffers:
+            self.check_buffer(name, value)
+            self._buffers[name] = value
         elif is_parameter(value):
             self._modules.pop(name, None)
             self._parameters[name] = value
@@ -54,6 +62,18 @@ class Module:
             self._modules.pop(name, None)
             self._parameters.pop(name, None)
         object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, tensor):
+        """Keep `tensor` (a Tensor that does not require grad, or None) as the buffer self.name."""
+        self.check_buffer(name, tensor)
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
+
+    def check_buffer(self, name, value):
+        if value is not None and not (isinstance(value, Tensor) and not value.requires_grad):
+            given = "one that requires grad" if isinstance(value, Tensor) else type(value).__name__
+            raise TypeError(f"{type(self).__name__}.{name}: a buffer is a Tensor that does not require grad, "
+                            f"or None; got {given}")
 
     def rename(self, path):
         """Give this module the dotted path `path` and its descendants the paths below it."""
@@ -113,6 +133,27 @@ class Module:
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self):
+        """(dotted name, buffer) for every buffer of this module and its descendants that is not None."""
+        return [(f"{prefix}.{name}" if prefix else name, b)
+                for prefix, module in self.named_modules() for name, b in module._buffers.items() if b is not None]
+
+    def buffers(self):
+        return [b for _, b in self.named_buffers()]
+
+    def train(self, mode=True):
+        """Set training mode (True) or evaluation mode (False) on this module and its children; returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: training mode is expected to be boolean, got {mode!r}")
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode, the same as train(False): BatchNorm1d uses its running statistics, Dropout passes x on."""
+        return self.train(False)
 
     def zero_grad(self):
         for p in self.parameters():
