@@ -1,6 +1,7 @@
 """Neural-network building blocks with PyTorch's names: modules, initialisers, losses, the deep chain."""
 from . import init
 from .activations import Identity, ReLU, Sigmoid, Tanh
+from .batch_norm import BatchNorm1d
 from .chain import DeepChain
 from .layer_norm import LayerNorm
 from .linear import Linear
