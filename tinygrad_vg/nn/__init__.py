@@ -3,6 +3,7 @@ from . import init
 from .activations import Identity, ReLU, Sigmoid, Tanh
 from .batch_norm import BatchNorm1d
 from .chain import DeepChain
+from .dropout import Dropout
 from .layer_norm import LayerNorm
 from .linear import Linear
 from .losses import cross_entropy, mse_loss
