@@ -1,5 +1,7 @@
 """Modules: registration and names, Linear against numpy, containers, and every layer's gradient
 against central differences (gradcheck, float64)."""
+import json
+
 import numpy as np
 import pytest
 
@@ -331,7 +333,7 @@ def test_deep_chain_inits_and_options():
 
 
 def test_residual_and_normalised_chain_match_their_formula_and_pass_gradcheck():
-    chain = nn.DeepChain(3, 4, activation="relu", init="he", residual=True, alpha=0.5, norm=True, rng=0)
+    chain = nn.DeepChain(3, 4, activation="relu", init="he", residual=True, alpha=0.5, norm="layer", rng=0)
     x = np.random.default_rng(1).normal(size=(2, 4))
     h = x
     for layer in chain.layers:
@@ -341,3 +343,63 @@ def test_residual_and_normalised_chain_match_their_formula_and_pass_gradcheck():
     np.testing.assert_allclose(chain(x).data, h, rtol=1e-13)
     assert [name for name, _ in chain.named_parameters()][-2:] == ["norms.2.weight", "norms.2.bias"]
     assert gradcheck(lambda x: (chain(x) ** 2).sum(), [x])
+
+
+def test_deep_chain_with_batch_norm_and_dropout_names_its_modules_and_keeps_its_weights():
+    chain = nn.DeepChain(3, 4, activation="tanh", init="normal", norm="batch", dropout=0.25, rng=0)
+    children = [name for name, _ in chain.named_modules() if name.count(".") == 1]
+    assert children == [f"{part}.{l}" for part in ("layers", "norms", "activations", "dropouts") for l in range(3)]
+    assert chain.norms[2].label == "norms.2 (BatchNorm1d)" and chain.dropouts[0].label == "dropouts.0 (Dropout)"
+    assert [name for name, _ in chain.named_buffers()][-2:] == ["norms.2.running_mean", "norms.2.running_var"]
+    plain = nn.DeepChain(3, 4, activation="tanh", init="normal", rng=0)
+    for ours, theirs in zip(chain.weights, plain.weights):        # dropout's seeds come after the weights
+        np.testing.assert_array_equal(ours.data, theirs.data)
+
+
+def test_deep_chain_with_batch_norm_and_dropout_is_the_formula_in_both_modes():
+    """Training: BatchNorm1d on the batch, then tanh, then dropout (its mask read off the output);
+    evaluation: the running statistics and no dropout."""
+    chain = nn.DeepChain(3, 4, activation="tanh", init="normal", norm="batch", dropout=0.5, rng=0)
+    x = np.random.default_rng(1).normal(size=(6, 4))
+    _, outputs = chain.forward_with_outputs(x)
+    h, running = x, []
+    for layer, measured in zip(chain.layers, outputs):
+        z = h @ layer.weight.data.T + layer.bias.data
+        running.append(0.9 * np.array([0.0, 0, 0, 0]) + 0.1 * z.mean(0))
+        a = np.tanh((z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5))
+        kept = measured.data != 0
+        assert 0 < kept.mean() < 1
+        h = np.where(kept, a / 0.5, 0.0)
+        np.testing.assert_allclose(measured.data, h, rtol=1e-13)
+    np.testing.assert_allclose([norm.running_mean.data for norm in chain.norms], running, rtol=1e-13, atol=1e-16)
+    chain.eval()
+    h = x
+    for layer, norm in zip(chain.layers, chain.norms):
+        z = h @ layer.weight.data.T + layer.bias.data
+        h = np.tanh((z - norm.running_mean.data) / np.sqrt(norm.running_var.data + 1e-5))
+    np.testing.assert_allclose(chain(x).data, h, rtol=1e-13)
+    assert gradcheck(lambda x: (chain(x) ** 2).sum(), [x])
+
+
+def test_a_seeded_chain_with_dropout_draws_the_same_masks():
+    x = np.random.default_rng(1).normal(size=(5, 4))
+    chains = [nn.DeepChain(2, 4, activation="relu", init="he", dropout=0.5, rng=3) for _ in range(2)]
+    runs = [[chain(x).data for _ in range(2)] for chain in chains]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0][0], runs[0][1])         # each call draws new masks
+
+
+@pytest.mark.parametrize("norm", [True, False, "none", "Batch", "instance"])
+def test_deep_chain_norm_is_none_layer_or_batch_and_nothing_else(norm):
+    with pytest.raises(ValueError, match=rf"DeepChain: unknown norm {norm!r}; choose None, 'layer' \(LayerNorm\) "
+                                         r"or 'batch' \(BatchNorm1d\)"):
+        nn.DeepChain(2, 3, norm=norm)
+
+
+def test_deep_chain_config_records_norm_and_dropout_as_json():
+    chain = nn.DeepChain(2, 3, norm="layer", dropout=0.1, rng=0)
+    assert json.loads(json.dumps(chain.config)) == chain.config
+    assert (chain.config["norm"], chain.config["dropout"]) == ("layer", 0.1)
+    assert nn.DeepChain(2, 3).config["norm"] is None and nn.DeepChain(2, 3).dropouts is None
+    with pytest.raises(ValueError, match="Dropout: probability has to be between 0 and 1, but got 1.5"):
+        nn.DeepChain(2, 3, dropout=1.5)
