@@ -102,7 +102,7 @@ def test_relu_chain_with_he_init_says_why_its_gradient_outgrows_mean_field_theor
     assert tanh["end_to_end_ratio"] == pytest.approx(tanh["predicted_end_to_end_ratio"], rel=0.3)
 
 
-@pytest.mark.parametrize("flags", [["--norm"], ["--residual"]])
+@pytest.mark.parametrize("flags", [["--norm", "layer"], ["--norm", "batch"], ["--dropout", "0.2"], ["--residual"]])
 def test_chain_says_when_no_theory_applies(capsys, flags):
     result = run_json(capsys, ["chain", *SMALL_CHAIN, *flags])
     assert result["theory"].startswith("none")
@@ -110,6 +110,36 @@ def test_chain_says_when_no_theory_applies(capsys, flags):
     assert result["log10_gain_per_layer"]["predicted"] is None
     cli.main(["chain", *SMALL_CHAIN, *flags])
     assert "theory: none" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("norm, module", [("none", None), ("layer", "LayerNorm"), ("batch", "BatchNorm1d")])
+def test_norm_flag_puts_the_named_normalisation_before_each_activation(capsys, norm, module):
+    result = run_json(capsys, ["chain", *SMALL_CHAIN, "--norm", norm])
+    assert result["config"]["norm"] == (None if norm == "none" else norm)
+    model, _, _ = cli.build_chain({key: result["config"][key] for key in cli.CHAIN_KEYS})
+    assert [type(m).__name__ for m in model.norms or []] == ([module] * 6 if module else [])
+
+
+def test_dropout_flag_masks_the_same_chain_and_changes_its_forward_pass(capsys):
+    plain = run_json(capsys, ["chain", *SMALL_CHAIN])
+    dropped = run_json(capsys, ["chain", *SMALL_CHAIN, "--dropout", "0.5"])
+    assert dropped["config"]["dropout"] == 0.5 and plain["config"]["dropout"] == 0.0
+    model, _, _ = cli.build_chain({key: dropped["config"][key] for key in cli.CHAIN_KEYS})
+    same, _, _ = cli.build_chain({key: plain["config"][key] for key in cli.CHAIN_KEYS})
+    assert all(np.array_equal(w.data, v.data) for w, v in zip(model.weights, same.weights))
+    assert dropped["loss"] != plain["loss"]
+    # inverted dropout keeps E[h] and zeroes units: some of layer 1's outputs are exactly 0
+    assert dropped["layers"][0]["activation_norm"] != plain["layers"][0]["activation_norm"]
+
+
+def test_float16_chain_halts_at_the_layer_theory_predicts(capsys):
+    """W = 4 I in float16: |h_l| = 4^l |x| passes 65504 at the layer theory.overflow_layer finds."""
+    argv = ["train", *OVERFLOW[:7], "float16", "--depth", "20", "--width", "8", "--batch", "4", "--steps", "3"]
+    result = run_json(capsys, argv)
+    _, x, _ = cli.build_chain({key: result["config"][key] for key in cli.CHAIN_KEYS})
+    layer = theory.overflow_layer(4.0, x, np.float16, 20)
+    assert layer is not None and result["halted"]["layer"] == layer and result["halted"]["kind"] == "inf"
+    assert result["predicted_halt"] == {"step": 0, "phase": "forward", "layer": layer, "kind": "inf"}
 
 
 def test_non_finite_values_are_strings_in_valid_json(capsys):
@@ -155,6 +185,34 @@ def test_train_records_each_step_s_output_per_unit_and_its_largest_element(capsy
         assert entry["rms_activations"][-1] <= entry["max_abs_output"] <= 1.0     # tanh
     cli.main(["train", "--depth", "6", "--steps", "3"])
     assert "rms h_L  max|h_L|" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, settings", [
+    ([], {"name": "SGD", "lr": 0.1, "momentum": 0, "weight_decay": 0.0}),
+    (["--optimizer", "momentum"], {"name": "SGD", "lr": 0.1, "momentum": 0.9, "dampening": 0, "nesterov": False}),
+    (["--optimizer", "momentum", "--momentum", "0.5"], {"name": "SGD", "momentum": 0.5}),
+    (["--optimizer", "adam", "--lr", "0.01", "--weight-decay", "0.001"],
+     {"name": "Adam", "lr": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.001}),
+    (["--optimizer", "rmsprop", "--lr", "0.01"], {"name": "RMSprop", "lr": 0.01, "alpha": 0.99, "eps": 1e-8,
+                                                  "momentum": 0.0}),
+])
+def test_train_uses_the_optimizer_named_with_pytorch_s_defaults_but_lr(capsys, flags, settings):
+    result = run_json(capsys, ["train", *SMALL_CHAIN, "--steps", "2", *flags])
+    assert result["optimizer"] == {**result["optimizer"], **settings}
+    assert result["config"]["optimizer"] == (flags[1] if flags else "sgd")
+    cli.main(["train", *SMALL_CHAIN, "--steps", "2", *flags])
+    assert f"; {settings['name']} lr " in capsys.readouterr().out
+
+
+def test_momentum_s_first_step_is_plain_sgd_s_and_weight_decay_changes_only_the_updates(capsys):
+    """PyTorch's momentum buffer starts as the first gradient, so the first update equals SGD's; the
+    L2 term enters through the gradient the update uses, not the loss that is recorded."""
+    def trained(*flags):
+        return [entry["loss"] for entry in run_json(capsys, ["train", *SMALL_CHAIN, "--steps", "3", *flags])["steps"]]
+
+    losses = {"sgd": trained(), "momentum": trained("--optimizer", "momentum"), "decay": trained("--weight-decay", "0.5")}
+    assert losses["momentum"][:2] == losses["sgd"][:2] and losses["momentum"][2] != losses["sgd"][2]
+    assert losses["decay"][0] == losses["sgd"][0] and losses["decay"][1] != losses["sgd"][1]
 
 
 def test_overflowing_chain_halts_at_the_layer_theory_predicts(capsys):
@@ -297,7 +355,10 @@ def test_bad_expressions_are_argument_errors_not_tracebacks(capsys, expression):
 
 @pytest.mark.parametrize("argv", [
     ["chain", "--depth", "0"], ["chain", "--depth", "abc"], ["chain", "--width", "-3"],
-    ["chain", "--activation", "softmax"], ["chain", "--init", "zeros"], ["chain", "--dtype", "float16"],
+    ["chain", "--activation", "softmax"], ["chain", "--init", "zeros"], ["chain", "--dtype", "bfloat16"],
+    ["chain", "--norm"], ["chain", "--norm", "group"], ["chain", "--dropout", "1"], ["train", "--dropout", "-0.1"],
+    ["train", "--optimizer", "lbfgs"], ["train", "--weight-decay", "-1"], ["train", "--momentum", "0.5"],
+    ["train", "--optimizer", "adam", "--momentum", "0.5"],
     ["chain", "--sigma-w", "-1"], ["chain", "--scale", "nan"], ["chain", "--scale", "inf"],
     ["train", "--lr", "-1"], ["train", "--clip", "0"], ["train", "--steps", "0"],
     ["rnn", "--activation", "sigmoid"], ["rnn", "-T", "0"],
@@ -352,7 +413,10 @@ def test_every_command_has_help(capsys, command):
     out = capsys.readouterr().out
     assert out.startswith("usage: tinygrad-vg")
     if command in (["chain"], ["train"]):
-        assert all(flag in out for flag in ("--depth", "--sigma-w", "--residual", "--dtype", "--json", "--plot"))
+        assert all(flag in out for flag in ("--depth", "--sigma-w", "--residual", "--norm {none,layer,batch}",
+                                            "--dropout P", "--dtype {float64,float32,float16}", "--json", "--plot"))
+    if command == ["train"]:
+        assert "--optimizer {sgd,momentum,adam,rmsprop}" in out and "--weight-decay W" in out
 
 
 # ---------------------------------------------------------------- plots

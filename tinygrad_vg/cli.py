@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import __version__, chain_rule, plot, theory
+from . import __version__, chain_rule, optim, plot, theory
 from .diagnostics import chain_report, describe, norm, ratio
 from .nn import RNN, DeepChain
 from .nn.chain import initialise
@@ -32,10 +32,13 @@ from .nn.losses import mse_loss
 from .tensor import Tensor
 from .training import train
 
-DTYPES = {"float64": np.float64, "float32": np.float32}
+DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}
+NORMS = {"none": None, "layer": "layer", "batch": "batch"}    # --norm's choices -> DeepChain's norm
+NORM_NAMES = {"layer": "LayerNorm", "batch": "BatchNorm1d"}
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 TOP_LEVEL_FLAGS = ("-h", "--help", "--version")   # any other option before a command is the tour's
 CHAIN_KEYS = ("depth", "width", "batch", "activation", "init", "scale", "sigma_w", "sigma_b",
-              "residual", "alpha", "norm", "dtype", "seed")
+              "residual", "alpha", "norm", "dropout", "dtype", "seed")
 
 
 # ---------------------------------------------------------------- output helpers
@@ -130,7 +133,7 @@ def build_chain(config):
     model = DeepChain(config["depth"], config["width"], config["activation"], config["init"],
                       scale=config["scale"], sigma_w=config["sigma_w"], sigma_b=config["sigma_b"],
                       residual=config["residual"], alpha=config["alpha"], norm=config["norm"],
-                      dtype=DTYPES[config["dtype"]], rng=rng)
+                      dropout=config["dropout"], dtype=DTYPES[config["dtype"]], rng=rng)
     x, target = synthetic_task(config["batch"], config["width"], rng)
     return model, x, target
 
@@ -151,7 +154,9 @@ def predicted_gains(config, input_second_moment):
     depth, activation, init = config["depth"], config["activation"], config["init"]
     scale, alpha = config["scale"], config["alpha"]
     if config["norm"]:
-        return None, "none: LayerNorm makes each layer's gain depend on its own input"
+        return None, f"none: {NORM_NAMES[config['norm']]} makes each layer's gain depend on its own input"
+    if config["dropout"]:
+        return None, "none: dropout's random masks are not in the gain formulas used here"
     if config["residual"]:
         if activation != "linear":
             return None, "none: theory covers residual blocks with a linear branch only"
@@ -263,7 +268,9 @@ def describe_config(config):
     if config["residual"]:
         parts.append(f"residual (alpha {config['alpha']:g})")
     if config["norm"]:
-        parts.append("LayerNorm")
+        parts.append(NORM_NAMES[config["norm"]])
+    if config["dropout"]:
+        parts.append(f"dropout {config['dropout']:g}")
     parts += [config["dtype"], f"seed {config['seed']}"]
     return ", ".join(parts)
 
@@ -322,7 +329,7 @@ def plot_chain(result, path):
 
 # ---------------------------------------------------------------- training
 
-LAYER_PATTERN = re.compile(r"^(?:layers|activations|norms)\.(\d+)\b")
+LAYER_PATTERN = re.compile(r"^(?:layers|activations|norms|dropouts)\.(\d+)\b")
 
 
 def layer_of(module):
@@ -334,7 +341,8 @@ def layer_of(module):
 def predicted_halt(config, x, target):
     """Theory's first non-finite value of training step 0, where it is exact (W = k I, linear, plain):
     ({"step", "phase", "layer", "kind"} or None, basis)."""
-    if config["init"] != "identity" or config["activation"] != "linear" or config["residual"] or config["norm"]:
+    if (config["init"] != "identity" or config["activation"] != "linear" or config["residual"] or config["norm"]
+            or config["dropout"]):
         return None, "none: the exact overflow prediction covers the W = k I linear chain only"
     found = theory.identity_chain_first_nonfinite(config["scale"], config["depth"], x, target,
                                                   DTYPES[config["dtype"]], bias=True)
@@ -344,8 +352,32 @@ def predicted_halt(config, x, target):
     return {"step": 0, "phase": found.phase, "layer": found.layer, "kind": found.kind}, basis
 
 
-def run_train(config, steps, lr, clip, progress=None):
+def make_optimizer(name, params, lr, momentum=None, weight_decay=0.0):
+    """--optimizer's choice with PyTorch's defaults but lr: momentum is SGD with momentum (0.9 unless
+    given); rmsprop's momentum is 0 unless given; adam has none (betas 0.9, 0.999)."""
+    if name == "adam":
+        return optim.Adam(params, lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr, momentum=momentum or 0.0, weight_decay=weight_decay)
+    default = 0.9 if name == "momentum" else 0.0
+    return optim.SGD(params, lr, momentum=default if momentum is None else momentum, weight_decay=weight_decay)
+
+
+def describe_optimizer(settings):
+    """ "Adam lr 0.1, betas (0.9, 0.999), eps 1e-08": the rule and its hyperparameters, leaving out the
+    ones switched off (False, or 0 other than lr)."""
+    parts = [f"{settings['name']} lr {settings['lr']:g}"]
+    for key, value in settings.items():
+        if key in ("name", "lr") or value is False or value == 0:
+            continue
+        text = f"({', '.join(f'{v:g}' for v in value)})" if isinstance(value, list) else f"{value:g}"
+        parts.append(f"{key.replace('_', ' ')} {text}")
+    return ", ".join(parts)
+
+
+def run_train(config, steps, lr, clip, progress=None, optimizer="sgd", momentum=None, weight_decay=0.0):
     model, x, target = build_chain(config)
+    rule = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
 
     def on_step(step, record):
         if progress:
@@ -357,9 +389,11 @@ def run_train(config, steps, lr, clip, progress=None):
         peaks.append(unit_sizes(0.0, output.data)["max_abs_activation"])
         return mse_loss(output, target)
 
-    record = train(model, x, target, steps, lr=lr, clip=clip, loss_fn=loss_noting_the_peak, on_step=on_step)
-    result = {"command": "train", "config": {**config, "steps": steps, "lr": lr, "clip": clip},
-              **record.to_dict()}
+    record = train(model, x, target, steps, clip=clip, loss_fn=loss_noting_the_peak, optimizer=rule,
+                   on_step=on_step)
+    result = {"command": "train", "config": {**config, "steps": steps, "lr": lr, "clip": clip, "optimizer": optimizer,
+                                              "momentum": momentum, "weight_decay": weight_decay},
+              "optimizer": json_ready({"name": type(rule).__name__, **rule.defaults}), **record.to_dict()}
     units = math.sqrt(config["batch"] * config["width"])
     for entry, peak in zip(result["steps"], peaks):
         entry["rms_activations"] = [value / units for value in entry["activation_norms"]]
@@ -395,7 +429,8 @@ def describe_halt(halted):
 def print_train(result, every):
     config = result["config"]
     clip = f", clip {config['clip']:g}" if config["clip"] is not None else ""
-    print(f"train: {describe_config(config)}; SGD lr {config['lr']:g}{clip}, up to {config['steps']} steps")
+    print(f"train: {describe_config(config)}; {describe_optimizer(result['optimizer'])}{clip}, "
+          f"up to {config['steps']} steps")
     print("task: y = tanh(x A^T), a fixed random teacher; loss mean((h_L - y)^2); anomaly detection on")
     depth = config["depth"]
     header = ["step", "loss", "|grad|", "|dL/dW_1|", f"|dL/dW_{depth}|", "W_1/W_L", "|h_L|", "rms h_L", "max|h_L|"]
@@ -633,7 +668,7 @@ def plot_paths(result, path):
 # ---------------------------------------------------------------- the tour
 
 TOUR_DEFAULTS = dict(batch=16, activation="linear", init="identity", scale=1.0, sigma_w=1.0, sigma_b=0.0,
-                     residual=False, alpha=1.0, norm=False, dtype="float64", seed=0)
+                     residual=False, alpha=1.0, norm=None, dropout=0.0, dtype="float64", seed=0)
 
 
 def tour_config(**changes):
@@ -878,6 +913,13 @@ def positive_float(text):
     return value
 
 
+def probability(text):
+    value = number(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
 def variable(text):
     """NAME=VALUE for `paths --var`."""
     name, sep, value = text.partition("=")
@@ -918,7 +960,11 @@ def chain_flags(depth, width, batch, activation, init, scale, sigma_w, sigma_b):
                        help=f"bias scale for --init normal (default {sigma_b:g})")
     group.add_argument("--residual", action="store_true", help="h_l = h_(l-1) + alpha phi(...)")
     group.add_argument("--alpha", type=finite_float, default=1.0, help="residual branch weight (default 1)")
-    group.add_argument("--norm", action="store_true", help="LayerNorm before each activation")
+    group.add_argument("--norm", choices=tuple(NORMS), default="none",
+                       help="layer: LayerNorm, batch: BatchNorm1d (batch statistics: the chain is in training "
+                            "mode), before each activation (default none)")
+    group.add_argument("--dropout", type=probability, default=0.0, metavar="P",
+                       help="inverted dropout after each activation, 0 <= P < 1 (default 0)")
     group.add_argument("--dtype", choices=tuple(DTYPES), default="float64", help="default float64")
     group.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
     return flags
@@ -945,13 +991,22 @@ def build_parser():
     train_parser = command_parsers["train"] = commands.add_parser(
         "train", parents=[chain_flags(30, 32, 32, "tanh", "normal", 1.0, 1.5, 0.1), output],
         help="train a chain; the per-step story and where it halts",
-        description="Full-batch SGD on y = tanh(x A^T) under anomaly detection: the per-step story, and "
+        description="Full-batch training (SGD unless --optimizer says otherwise) on y = tanh(x A^T) under "
+                    "anomaly detection: the per-step story, and "
                     "at the first inf/nan the step, layer, op, kind and phase, with theory's prediction "
                     "where it is exact (W = k I linear chains). Try --init identity --activation linear "
                     "--scale 4 --dtype float32 --depth 80.")
     group = train_parser.add_argument_group("training")
     group.add_argument("--steps", type=positive_int, default=100, help="at most this many steps (default 100)")
-    group.add_argument("--lr", type=non_negative_float, default=0.1, help="SGD learning rate (default 0.1)")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
+                       help="sgd; momentum: SGD with momentum 0.9 (or --momentum); adam, rmsprop: PyTorch's "
+                            "defaults but lr (default sgd)")
+    group.add_argument("--lr", type=non_negative_float, default=0.1, help="learning rate (default 0.1)")
+    group.add_argument("--momentum", type=non_negative_float, default=None,
+                       help="momentum of --optimizer momentum (default 0.9) or rmsprop (default 0)")
+    group.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="W",
+                       help="L2 penalty W/2 |p|^2 added through the gradient, as torch.optim's weight_decay "
+                            "(default 0)")
     group.add_argument("--clip", type=positive_float, default=None,
                        help="clip the global gradient norm to this (default: no clipping)")
     group.add_argument("--every", type=positive_int, default=None, help="print every N steps (default steps/10)")
@@ -986,6 +1041,11 @@ def build_parser():
     return parser, command_parsers
 
 
+def chain_config(args):
+    """The chain's settings from `chain`'s or `train`'s flags, as build_chain reads them."""
+    return {**{key: getattr(args, key) for key in CHAIN_KEYS}, "norm": NORMS[args.norm]}
+
+
 def main(argv=None):
     parser, command_parsers = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -1000,11 +1060,14 @@ def main(argv=None):
         result = run_tour()
         show, draw = print_tour, plot_tour
     elif args.command == "chain":
-        result = run_chain({key: getattr(args, key) for key in CHAIN_KEYS})
+        result = run_chain(chain_config(args))
         show, draw = print_chain, plot_chain
     elif args.command == "train":
-        config = {key: getattr(args, key) for key in CHAIN_KEYS}
-        result = run_train(config, args.steps, args.lr, args.clip, Progress("train", args.steps))
+        if args.momentum is not None and args.optimizer not in ("momentum", "rmsprop"):
+            command_parser.error(f"--momentum: --optimizer {args.optimizer} has no momentum "
+                                 "(use --optimizer momentum or rmsprop)")
+        result = run_train(chain_config(args), args.steps, args.lr, args.clip, Progress("train", args.steps),
+                           args.optimizer, args.momentum, args.weight_decay)
         every = args.every or max(1, args.steps // 10)
         show, draw = (lambda r: print_train(r, every)), plot_train
     elif args.command == "rnn":
