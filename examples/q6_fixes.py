@@ -48,7 +48,7 @@ variants = [  # name, DeepChain options, (sigma_w, sigma_b) for theory or None, 
     ("He", dict(init="he"), dict(sigma_w=np.sqrt(n * theory.weight_variance("he", n, n)), sigma_b=0.0), None),
     ("orthogonal", dict(init="orthogonal"), dict(sigma_w=1.0, sigma_b=0.0), None),
     ("default + residual", dict(init="default", residual=True, alpha=args.alpha), "residual", None),
-    ("default + LayerNorm", dict(init="default", norm=True), None, None),
+    ("default + LayerNorm", dict(init="default", norm="layer"), None, None),
 ]
 
 

@@ -2,12 +2,15 @@
 
 Inside `detect_anomaly()`, every op checks, forward and backward:
 - were all my inputs finite and is my output not? Then it produced the inf or NaN;
-- did my output round to exactly 0 where exact arithmetic would not give 0? Then it underflowed,
-  below the dtype's smallest subnormal, or cancelled after rounding (1 - tanh(x)^2 once tanh(x)
-  rounds to 1): the vanishing half of the story, a gradient that is 0 teaches nothing. Exact arithmetic is
-  stood in for by running the same op again in a wider dtype (float16 and float32 in float64,
-  float64 in long double where the platform's is wider): a zero there too is a zero by
-  definition (relu, where, a product with an exact 0, x - x); a zero only here is rounding's.
+- did my output underflow: round to exactly 0 an element whose exact value is nonzero but below
+  the dtype's smallest subnormal? That is the vanishing half of the story: a gradient that is 0
+  teaches nothing. Exact arithmetic is stood in for by running the same op again in a wider dtype
+  (float16 and float32 in float64, float64 in long double where the platform's is wider). A zero
+  there too is a zero by definition (relu, where, a product with an exact 0, x - x). A zero here
+  whose wide value is larger than the smallest subnormal is cancellation, not underflow, and is
+  not reported: the bias gradient before a BatchNorm is exactly 0 in exact arithmetic, but sums
+  of rounding noise in either dtype (2e-19 in long double, 0 in float64); 1 - tanh(x)^2 once
+  tanh(x) rounds to 1 loses 1e-17 by cancellation, not by size.
 Only the *producer* trips a check; the ops that merely pass an inf, NaN or 0 along afterwards do
 not. Modules push their dotted names (`layers.37 (Linear)`) on a stack while they run, so the error
 can say where in the model the producer sits. Outside the context manager, nothing is checked.
@@ -35,7 +38,8 @@ class NonFiniteError(FloatingPointError):
 
 
 class UnderflowError(FloatingPointError):
-    """Raised by the first op that rounds elements to exactly 0 which a wider dtype keeps nonzero."""
+    """Raised by the first op that rounds to exactly 0 elements that are nonzero in a wider dtype
+    but smaller than this dtype's smallest subnormal."""
 
     def __init__(self, op, module, phase, dtype, count, size, largest_lost, wider):
         self.op, self.module, self.kind, self.phase = op, module, "underflow", phase
@@ -96,7 +100,8 @@ def rerun(op, inputs, dtype, cotangent=None, position=None):
 def check(op, inputs, output, phase, module, cotangent=None, position=None):
     """Raise NonFiniteError if every array in `inputs` (and the cotangent) is finite and `output`
     is not; then, if underflow is checked, UnderflowError if `output` has zeros that the op (its
-    vjp for input `position`, given the cotangent) run in a wider dtype does not have."""
+    vjp for input `position`, given the cotangent) run in a wider dtype makes nonzero but smaller
+    than the dtype's smallest subnormal."""
     given = inputs if cotangent is None else [cotangent, *inputs]
     if not all(np.all(np.isfinite(x)) for x in given):
         return
@@ -109,7 +114,7 @@ def check(op, inputs, output, phase, module, cotangent=None, position=None):
         return
     with np.errstate(all="ignore"):
         wide = np.broadcast_to(rerun(op, inputs, wide_dtype, cotangent, position), output.shape)
-    lost = (output == 0) & (wide != 0) & np.isfinite(wide)
+    lost = (output == 0) & (wide != 0) & (np.abs(wide) <= np.finfo(output.dtype).smallest_subnormal)
     if lost.any():
         raise UnderflowError(op.name, module, phase, output.dtype, int(lost.sum()), output.size,
                              np.max(np.abs(wide[lost])), wide_dtype)
