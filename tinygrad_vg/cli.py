@@ -127,6 +127,12 @@ def synthetic_task(batch, width, rng):
     return x, np.tanh(x @ teacher.T)
 
 
+def best_constant_loss(target):
+    """The MSE of the best prediction that ignores x, the targets' mean: the plateau of a chain whose
+    signal from x does not get through."""
+    return float(np.mean((target - target.mean(axis=0)) ** 2))
+
+
 def build_chain(config):
     """The DeepChain of `config`, its input and its target, all drawn from config["seed"]."""
     rng = np.random.default_rng(config["seed"])
@@ -401,6 +407,7 @@ def run_train(config, steps, lr, clip, progress=None, optimizer="sgd", momentum=
     if result["halted"] is not None:
         result["halted"]["layer"] = layer_of(result["halted"]["module"])
     result["predicted_halt"], result["theory"] = predicted_halt(config, x, target)
+    result["best_constant_loss"] = best_constant_loss(target)
     return result
 
 
@@ -441,7 +448,9 @@ def print_train(result, every):
     halted = result["halted"]
     if halted is None:
         losses = [entry["loss"] for entry in result["steps"]]
-        print(f"no halt: {len(losses)} steps, loss {losses[0]:.5g} -> {losses[-1]:.5g}")
+        print(f"no halt: {len(losses)} steps, loss {losses[0]:.5g} -> {losses[-1]:.5g}, "
+              f"{losses[-1] / result['best_constant_loss']:.3g} x {result['best_constant_loss']:.4g}, the loss of "
+              "predicting the targets' mean (ignoring x)")
     else:
         print(f"HALTED at {describe_halt(halted)}")
         print(f"  {halted['message']}")
@@ -729,7 +738,7 @@ def tour_training(depth=16, width=32, batch=64, steps=TOUR_TRAINING_STEPS, lr=1.
             "last_layer_weight_grad": [row[-1] for row in record.weight_grad_norms],
             "relative_weight_change": change,
             "predicted_gains": gains, "predicted_grad_ratio": product(gains[1:]),
-            "best_constant_loss": float(np.mean((target - target.mean(axis=0)) ** 2))}
+            "best_constant_loss": best_constant_loss(target)}
 
 
 def print_tour_training(section):
@@ -995,7 +1004,9 @@ def build_parser():
                     "anomaly detection: the per-step story, and "
                     "at the first inf/nan the step, layer, op, kind and phase, with theory's prediction "
                     "where it is exact (W = k I linear chains). Try --init identity --activation linear "
-                    "--scale 4 --dtype float32 --depth 80.")
+                    "--scale 4 --dtype float32 --depth 80; or --sigma-w 4, a chaotic tanh chain whose gradient "
+                    "explodes (1.2e4 at step 0) but stays finite: the first step saturates the units, layer 1's "
+                    "gradient vanishes (3e-11) and the loss stays above the mean's.")
     group = train_parser.add_argument_group("training")
     group.add_argument("--steps", type=positive_int, default=100, help="at most this many steps (default 100)")
     group.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
