@@ -210,7 +210,8 @@ def test_momentum_s_first_step_is_plain_sgd_s_and_weight_decay_changes_only_the_
     def trained(*flags):
         return [entry["loss"] for entry in run_json(capsys, ["train", *SMALL_CHAIN, "--steps", "3", *flags])["steps"]]
 
-    losses = {"sgd": trained(), "momentum": trained("--optimizer", "momentum"), "decay": trained("--weight-decay", "0.5")}
+    losses = {"sgd": trained(), "momentum": trained("--optimizer", "momentum"),
+              "decay": trained("--weight-decay", "0.5")}
     assert losses["momentum"][:2] == losses["sgd"][:2] and losses["momentum"][2] != losses["sgd"][2]
     assert losses["decay"][0] == losses["sgd"][0] and losses["decay"][1] != losses["sgd"][1]
 
