@@ -284,6 +284,8 @@ def test_tanh_saturation_explains_the_rnn_gradient_falling_at_spectral_radius_on
         np.prod([entry["rms_derivative"] for entry in steps[1:]]), rel=1e-12)
     # each step back is W^T diag(tanh'): with W orthogonal the estimate keeps rms tanh' per step
     assert steps[0]["saturation_estimate"] / steps[0]["grad_norm"] == pytest.approx(1.0, abs=0.25)
+    cli.main(["rnn"])
+    assert "at t = 0 the estimate is off by x1.12, rho^T by x1.69e+05" in capsys.readouterr().out
 
 
 def test_rnn_prints_the_table(capsys):

@@ -558,9 +558,12 @@ def print_rnn(result):
           f"estimate {describe(ratio(first['saturation_estimate'], steps[-1]['grad_norm']))}: over the {len(steps) - 1}"
           f" steps the {phi}' factors multiply to {describe(products['rms'])} (rms; their means to "
           f"{describe(products['mean'])}).")
-    if phi == "tanh":
-        print("  rho^(T-t) is the rate only when tanh' = 1; units whose |a_t| is large are saturated (tanh' ~ 0) and "
-              "the rest\n  pass less than all of their gradient back, so the gradient falls even at rho = 1.")
+    off = {key: abs(math.log10(ratio(first[key], first["grad_norm"]))) for key in ("saturation_estimate", "radius_rate")}
+    if all(map(math.isfinite, off.values())) and off["saturation_estimate"] < off["radius_rate"]:
+        print(f"  at t = 0 the estimate is off by x{10 ** off['saturation_estimate']:.3g}, rho^T by "
+              f"x{10 ** off['radius_rate']:.3g}: rho^(T-t) is the rate only when {phi}' = 1, and units whose |a_t| "
+              f"is large\n  pass little of their gradient back ({phi}' ~ 0), so the gradient falls faster than rho "
+              "says" + (", even at rho = 1." if abs(result["spectral_radius"] - 1) < 1e-9 else "."))
 
 
 def plot_rnn(result, path):
