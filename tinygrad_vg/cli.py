@@ -558,7 +558,8 @@ def print_rnn(result):
           f"estimate {describe(ratio(first['saturation_estimate'], steps[-1]['grad_norm']))}: over the {len(steps) - 1}"
           f" steps the {phi}' factors multiply to {describe(products['rms'])} (rms; their means to "
           f"{describe(products['mean'])}).")
-    off = {key: abs(math.log10(ratio(first[key], first["grad_norm"]))) for key in ("saturation_estimate", "radius_rate")}
+    keys = ("saturation_estimate", "radius_rate")
+    off = dict(zip(keys, np.abs(plot.log10_or_nan([ratio(first[key], first["grad_norm"]) for key in keys]))))
     if all(map(math.isfinite, off.values())) and off["saturation_estimate"] < off["radius_rate"]:
         print(f"  at t = 0 the estimate is off by x{10 ** off['saturation_estimate']:.3g}, rho^T by "
               f"x{10 ** off['radius_rate']:.3g}: rho^(T-t) is the rate only when {phi}' = 1, and units whose |a_t| "
