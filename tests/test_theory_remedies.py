@@ -34,8 +34,8 @@ def test_the_monte_carlo_maps_reproduce_the_exact_linear_rate(batch):
 
 
 def test_relu_explodes_faster_than_tanh_and_both_slow_down_towards_pi_over_pi_minus_1_with_the_batch():
-    relu = [batchnorm_gradient_growth(b, "relu", samples=50_000).squared for b in (8, 32)]
-    tanh = [batchnorm_gradient_growth(b, "tanh", samples=50_000).squared for b in (8, 32)]
+    relu = [batchnorm_gradient_growth(b, "relu", samples=20_000).squared for b in (8, 32)]
+    tanh = [batchnorm_gradient_growth(b, "tanh", samples=20_000).squared for b in (8, 32)]
     assert relu[0] > relu[1] > np.pi / (np.pi - 1) > 1
     assert relu[1] > tanh[1] > 1 and tanh[0] > tanh[1]
 
