@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import __version__, chain_rule, optim, plot, theory
+from . import __version__, chain_rule, optim, plot, theory, theory_remedies
 from .diagnostics import chain_report, describe, norm, ratio
 from .nn import RNN, DeepChain
 from .nn.chain import initialise
@@ -159,10 +159,18 @@ def predicted_gains(config, input_second_moment):
     """(theory's |dL/dh_(l-1)| / |dL/dh_l| for l = 1..L, or None where no theory applies; its basis)."""
     depth, activation, init = config["depth"], config["activation"], config["init"]
     scale, alpha = config["scale"], config["alpha"]
-    if config["norm"]:
-        return None, f"none: {NORM_NAMES[config['norm']]} makes each layer's gain depend on its own input"
     if config["dropout"]:
         return None, "none: dropout's random masks are not in the gain formulas used here"
+    if config["norm"] == "batch" and not config["residual"] and config["batch"] >= 4:
+        growth = theory_remedies.batchnorm_gradient_growth(config["batch"], activation, samples=20_000)
+        return np.full(depth, growth.per_layer), (
+            f"mean-field at BatchNorm's fixed point (Yang et al. 2019; {growth.method}), exact as width -> infinity "
+            f"(here {config['width']}): gain = sqrt({growth.squared:.4g}) per layer at batch {config['batch']}, "
+            "whatever sigma_w")
+    if config["norm"] == "batch":
+        return None, "none: the mean-field BatchNorm rate covers chains without skips, batch >= 4"
+    if config["norm"]:
+        return None, "none: LayerNorm makes each layer's gain depend on its own input"
     if config["residual"]:
         if activation != "linear":
             return None, "none: theory covers residual blocks with a linear branch only"
@@ -253,7 +261,7 @@ def theory_caveat(config, basis, top_cosine):
     independently of h_L gives 0.14-2.42 around 1."""
     sigma_b = effective_sigmas(config)[1]
     if (basis.startswith(("none", "exact:")) or config["activation"] not in ("relu", "linear") or sigma_b
-            or not top_cosine > 0.5):
+            or config["norm"] or not top_cosine > 0.5):
         return None
     return (f"dL/dh_L = 2 (h_L - y) / N is at cosine {top_cosine:.2f} to h_L, and a bias-free {config['activation']} "
             "chain is homogeneous (h_L = J x, J = dh_L/dx),\n  so dL/dx ~ J^T J x: the gradient starts in the "
