@@ -217,3 +217,28 @@ def test_a_script_in_its_own_python_process_prints_what_it_prints_in_this_one(ru
     assert done.returncode == 0, done.stderr
     # W = k I: every product is exact, so the two processes print the same digits
     assert done.stdout == run("q1_identity_chain.py", *args)
+
+
+def test_q7_adam_s_first_move_is_theory_s_exactly_and_its_eps_suppresses_a_vanishing_layer(run_script):
+    out, script = run_script("q7_batchnorm_and_adam.py", "--depth", 30, "--width", 16, "--batch", 16, "--steps", 3)
+    results = script["results"]
+    for name, r in results.items():                                  # Adam's exact, SGD's lr |g|
+        assert r["first_move"] == pytest.approx(r["predicted_first_move"], rel=1e-9), name
+    sgd, adam, tiny_eps = results["SGD"], results["Adam, eps 1e-8"], results["Adam, eps 1e-20"]
+    assert adam["largest_first_grad"] < 1e-8 and adam["first_move"] < 0.05 * tiny_eps["first_move"]
+    assert adam["moves"][-1, 0] > 1e4 * sgd["moves"][-1, 0]           # Adam does move layer 1
+    assert results["SGD + momentum 0.9"]["ratio"] == sgd["ratio"]    # the same gradients at step 0
+    assert sgd["ratio"] < 1e-6 and results["SGD + BatchNorm"]["ratio"] > 1
+    assert "ANSWER" in out and "grows on the way down" in out
+
+
+def test_q7_batchnorm_explodes_at_the_mean_field_rate_and_only_adam_or_a_skip_connection_trains(run_script):
+    out, script = run_script("q7_batchnorm_and_adam.py")           # the defaults: 40 layers, 60 steps
+    results = script["results"]
+    batch_norm = results["SGD + BatchNorm"]
+    assert 0.5 < batch_norm["ratio"] / batch_norm["predicted_ratio"] < 2        # 32 against 41 measured
+    for name in ("SGD", "SGD + momentum 0.9", "Adam, eps 1e-8", "Adam, eps 1e-20", "SGD + BatchNorm", "SGD + LayerNorm"):
+        assert results[name]["stalled"], name
+    for name in ("Adam + BatchNorm", "SGD + skip connection"):
+        assert not results[name]["stalled"], name
+    assert "With Adam, whose steps do not grow with the gradient: trained" in out
