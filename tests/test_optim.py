@@ -10,6 +10,7 @@ ALL = [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop]
 
 
 def parameters_with_grads(*grads, dtype=np.float64):
+    """Zero parameters of the gradients' shapes, each holding its gradient (test_optim_clipping too)."""
     params = []
     for g in grads:
         p = Tensor(np.zeros(np.shape(g), dtype=dtype), requires_grad=True)

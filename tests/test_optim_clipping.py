@@ -4,18 +4,10 @@ import math
 import numpy as np
 import pytest
 
+from test_optim import parameters_with_grads
 from tinygrad_vg import Tensor
 from tinygrad_vg.norms import global_norm
 from tinygrad_vg.optim import clip_grad_norm_, clip_grad_value_, global_grad_norm
-
-
-def parameters_with_grads(*grads, dtype=np.float64):
-    params = []
-    for g in grads:
-        p = Tensor(np.zeros(np.shape(g), dtype=dtype), requires_grad=True)
-        p.grad = np.array(g, dtype=dtype)
-        params.append(p)
-    return params
 
 
 def test_clip_grad_norm_returns_the_norm_before_and_leaves_exactly_max_norm():
