@@ -52,8 +52,8 @@ target = rng.standard_normal((4, args.hidden))
 
 
 def gradient_through_time(set_recurrent_weight):
-    """(||dL/dh_t|| / ||dL/dh_T||, prod_(u>t) rms tanh'(a_u), W) for s = T - t = 0..T-1, the loss on the
-    last state only."""
+    """(||dL/dh_t|| / ||dL/dh_T||, its estimate from saturation, W) for s = T - t = 0..T-1, the loss on
+    the last state only."""
     rnn = RNN(args.hidden, args.hidden, rng=args.seed)
     set_recurrent_weight(rnn.weight_hh)
     init.constant_(rnn.bias, 0.0)
@@ -61,9 +61,10 @@ def gradient_through_time(set_recurrent_weight):
     mse_loss(last_state, target).backward()
     # hidden_states = [h_0, ..., h_T]; h_t.grad = dL/dh_t, back through T - t copies of W
     norms = np.array([np.linalg.norm(h.grad) for h in rnn.hidden_states[1:]])[::-1]
-    # tanh'(a_t) = 1 - h_t^2, newest first; s steps back the gradient has passed T, T-1, ..., T-s+1
-    rms_derivative = [np.sqrt(np.mean((1 - h.data ** 2) ** 2)) for h in rnn.hidden_states[:1:-1]]
-    return norms / norms[0], np.concatenate([[1.0], np.cumprod(rms_derivative)]), rnn.weight_hh.data
+    # tanh'(a_t) = 1 - h_t^2 for t = 2..T: s steps back the gradient has passed a_T, ..., a_(T-s+1)
+    rms_derivative = [np.sqrt(np.mean((1 - h.data ** 2) ** 2)) for h in rnn.hidden_states[2:]]
+    radius = theory.spectral_radius(rnn.weight_hh.data)
+    return norms / norms[0], theory.saturated_rnn_gradient_ratios(radius, rms_derivative), rnn.weight_hh.data
 
 
 shown = sorted(set(range(0, args.steps, args.every)) | {args.steps - 1})
@@ -76,9 +77,9 @@ print("product of rms tanh'(a_s) over the steps it passed (the saturation it met
 print(f"{'T-t':>4}" + "".join(f"  {'r=' + format(r, 'g') + ' measured':>16} {'r^(T-t)':>10} {'x tanh':>10}"
                               for r in args.radius))
 for s in shown:
-    print(f"{s:>4}" + "".join(f"  {orthogonal[r][0][s]:>16.4e} {r ** s:>10.4e} {r ** s * orthogonal[r][1][s]:>10.4e}"
+    print(f"{s:>4}" + "".join(f"  {orthogonal[r][0][s]:>16.4e} {r ** s:>10.4e} {orthogonal[r][1][s]:>10.4e}"
                               for r in args.radius))
-least = min(orthogonal[r][1][-1] for r in args.radius)
+least = min(orthogonal[r][1][-1] / r ** (args.steps - 1) for r in args.radius)
 print(f"over the {args.steps - 1} steps back the rms tanh' factors multiply to {least:.4g} at least: "
       + ("tanh is nearly linear here." if least > 0.99 else "saturation, not W, takes that much of the gradient."))
 

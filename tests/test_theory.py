@@ -523,3 +523,9 @@ def test_gaussian_recurrent_matrix_rho_and_sigma_max():
     assert theory.spectral_radius(w) == pytest.approx(s, rel=0.15)
     assert theory.largest_singular_value(w) == pytest.approx(2 * s, rel=0.06)
     assert theory.rnn_gradient_bound(w, 3)[3] == pytest.approx(theory.largest_singular_value(w) ** 3, rel=1e-14)
+
+
+def test_the_saturated_rnn_estimate_is_radius_to_the_s_times_the_last_s_rms_derivatives():
+    ratios = theory.saturated_rnn_gradient_ratios(0.9, [0.5, 0.25, 0.8])      # rms phi'(a_1), (a_2), (a_3)
+    np.testing.assert_allclose(ratios, [1.0, 0.9 * 0.8, 0.81 * 0.8 * 0.25, 0.729 * 0.8 * 0.25 * 0.5], rtol=1e-15)
+    assert theory.saturated_rnn_gradient_ratios(1.1, [1.0] * 20000)[-1] == np.inf     # no warning, no error

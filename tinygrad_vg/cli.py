@@ -518,9 +518,7 @@ def run_rnn(config):
     with np.errstate(all="ignore"):
         bound = grad_norms[-1] * theory.rnn_gradient_bound(weight, length)[steps_back]
         radius_rate = grad_norms[-1] * radius ** steps_back
-        # each step back multiplies by W^T diag(phi'(a_s)): spread evenly over the units, the gradient
-        # keeps rms(phi'(a_s)) of its norm at the diag and rho of it at W^T (all of it for W = rho Q)
-        estimate = radius_rate * np.array([product(rms_derivative[t:]) for t in range(length + 1)])
+        estimate = grad_norms[-1] * theory.saturated_rnn_gradient_ratios(radius, rms_derivative)[steps_back]
     return {"command": "rnn", "config": config, "loss": float(loss.data),
             "spectral_radius": radius, "largest_singular_value": largest, "derivative_bound": 1.0,
             "time_steps": [{"t": t, "grad_norm": grad_norms[t], "bound": bound[t], "radius_rate": radius_rate[t],
