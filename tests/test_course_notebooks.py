@@ -125,3 +125,120 @@ def test_the_example_marks_every_published_cost_it_reproduces_as_same(capsys, mo
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert rows == [["0", "0.690552", "0.690552", "same"], ["1000", "0.185567", "0.185567", "same"]]
     assert "optim.Adam(lr=0.0007, betas=(0.9, 0.999), eps=1e-8)" in out and "DIFFERENT" not in out
+
+
+# deeplearning.ai "Improving Deep Neural Networks", week 1, "Regularization": examples/course_regularization.py.
+# Published lines, with their sources (the notebook prints the cost's full repr, 17 digits):
+#   github.com/Kulbear/deep-learning-coursera, "Improving Deep Neural Networks Hyperparameter tuning,
+#   Regularization and Optimization/Regularization.ipynb" (all three runs and the accuracies);
+#   github.com/drafting-dreams/DeepLearningCourse2Week1, Regularization/Regularization.ipynb (all three);
+#   github.com/HermanSihombing/Regularization, "Regularization+-+v2.ipynb" (no regularization and L2).
+# Iteration 0 is the same in every copy. After it the copies differ in the last digits, from the machine's
+# rounding (BLAS): by 1 ulp at 10000 iterations, and up to 1.8e-12 relative at 20000 without regularization.
+# The data (the assignment's datasets/data.mat) is not shipped with this project: these tests run when
+# $TINYGRAD_VG_COURSE_REGULARIZATION_DATA (or examples/data/data.mat) is that file, and skip otherwise.
+REG_SCRIPT = ROOT / "examples" / "course_regularization.py"
+reg_spec = importlib.util.spec_from_file_location("course_regularization", REG_SCRIPT)
+reg = importlib.util.module_from_spec(reg_spec)
+reg_spec.loader.exec_module(reg)
+
+REG_PUBLISHED = {    # run: (cost at iterations 0, 10000, 20000 as each copy printed it, train accuracy, test accuracy)
+    "none": ([["0.6557412523481002"], ["0.16329987525724216", "0.1632998752572419", "0.16329987525724213"],
+              ["0.13851642423255986", "0.13851642423239133", "0.13851642423260974"]], 200, 183),
+    "l2": ([["0.6974484493131264"], ["0.2684918873282239"], ["0.2680916337127301"]], 198, 186),
+    "dropout": ([["0.6543912405149825"], ["0.06101698657490559", "0.0610169865749056"],
+                 ["0.060582435798513114"]], 196, 190),
+}
+REG_ACCURACIES = {"none": ("0.947867298578", "0.915"), "l2": ("0.938388625592", "0.93"),
+                  "dropout": ("0.928909952607", "0.95")}    # as printed: str() of numpy 1.x floats, 12 digits
+REG_DATA = reg.find_data()
+needs_reg_data = pytest.mark.skipif(REG_DATA is None, reason="the course's datasets/data.mat is not here "
+                                    "(set $TINYGRAD_VG_COURSE_REGULARIZATION_DATA to its path)")
+
+
+def within_published(value, printed_copies, ulps):
+    """value lies within `ulps` units in the last place of the range the published copies span."""
+    copies = [float(text) for text in printed_copies]
+    return min(copies) - ulps * np.spacing(min(copies)) <= value <= max(copies) + ulps * np.spacing(max(copies))
+
+
+def test_regularization_weights_are_randn_over_sqrt_n_after_seed_3_not_he():
+    parameters = reg.initialize_parameters([2, 20, 3, 1])
+    draws = np.random.RandomState(3).randn(20 * 2 + 3 * 20 + 1 * 3)
+    assert np.array_equal(parameters["W1"].data, draws[:40].reshape(20, 2) / np.sqrt(2))
+    assert np.array_equal(parameters["W2"].data, draws[40:100].reshape(3, 20) / np.sqrt(20))
+    assert np.array_equal(parameters["W3"].data, draws[100:].reshape(1, 3) / np.sqrt(3))
+    assert all(not parameters[f"b{l}"].data.any() for l in (1, 2, 3))
+
+
+def test_regularization_dropout_masks_are_the_notebooks_draws_after_seed_1_d1_then_d2():
+    d1, d2 = reg.dropout_masks(211, 0.86)
+    np.random.seed(1)                              # what the notebook's forward pass does, every iteration
+    assert np.array_equal(d1, np.random.rand(20, 211) < 0.86)
+    assert np.array_equal(d2, np.random.rand(3, 211) < 0.86)
+    assert set(np.unique(d1)) == {0.0, 1.0} and d1.dtype == np.float64
+
+
+def test_regularization_cost_is_the_notebooks_nansum_cost_when_a3_rounds_to_exactly_0_or_1():
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.normal(size=(1, 9)), [[40.0, -800.0]]], axis=1)   # sigmoid(40) == 1.0 exactly
+    y = np.array([[1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0]], dtype=np.float64)
+    logits = Tensor(z, requires_grad=True)
+    a3 = logits.sigmoid()
+    loss = reg.cost({}, a3, y, lambd=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logprobs = np.multiply(-np.log(a3.data), y) + np.multiply(-np.log(1 - a3.data), 1 - y)
+        notebook = 1. / y.shape[1] * np.nansum(logprobs)
+    assert a3.data[0, 9] == 1.0 and np.isnan(logprobs).sum() == 2 and loss.item() == notebook
+    loss.backward()
+    assert np.allclose(logits.grad, (a3.data - y) / y.shape[1], rtol=1e-12, atol=0)   # the notebook's dZ3 / m
+
+
+def test_regularization_l2_term_is_lambd_over_2m_times_the_summed_squares():
+    parameters = reg.initialize_parameters([2, 20, 3, 1])
+    y = np.ones((1, 211))
+    a3 = Tensor(np.full((1, 211), 0.75))
+    squares = sum(float(np.sum(np.square(parameters[f"W{l}"].data))) for l in (1, 2, 3))
+    total = reg.cost(parameters, a3, y, lambd=0.7).item()
+    assert np.isclose(total, -np.log(0.75) + 0.7 / (2 * 211) * squares, rtol=1e-15, atol=0)
+
+
+@needs_reg_data
+def test_regularization_data_is_the_assignments_football_field():
+    x, y, x_test, y_test = reg.load_2d_dataset(REG_DATA)
+    if REG_DATA.suffix == ".mat":
+        assert reg.sha1(REG_DATA) == reg.DATA_SHA1
+    assert x.shape == (2, 211) and y.shape == (1, 211) and x_test.shape == (2, 200) and y_test.shape == (1, 200)
+    assert x[:, 0].tolist() == [-0.158986, 0.423977] and set(np.unique(y)) == {0.0, 1.0}
+
+
+@needs_reg_data
+@pytest.mark.parametrize("run", list(REG_PUBLISHED))
+def test_regularization_first_printed_cost_comes_out_to_all_17_digits(run):
+    result = reg.train(reg.load_2d_dataset(REG_DATA), run, iterations=1)
+    assert "Cost after iteration {}: {}".format(0, result["costs"][0]) == \
+        f"Cost after iteration 0: {REG_PUBLISHED[run][0][0][0]}"
+
+
+@needs_reg_data
+@pytest.mark.parametrize("run", list(REG_PUBLISHED))
+def test_regularization_later_costs_lie_within_the_published_copies_rounding(run):
+    # 10000 iterations: within 2 ulps of the published copies' range (the copies themselves differ by 1-9 ulps).
+    # 20000 (TINYGRAD_VG_FULL_NOTEBOOKS=1): L2 and dropout within 2 ulps; without regularization the copies
+    # span 1.8e-12 relative there, and ours lies inside that span widened by 2000 ulps (4e-13 relative; ours is 1104 ulps below it).
+    published, train_correct, test_correct = REG_PUBLISHED[run]
+    iterations = 30000 if FULL else 10001
+    result = reg.train(reg.load_2d_dataset(REG_DATA), run, iterations=iterations)
+    assert within_published(result["costs"][10000], published[1], ulps=2)
+    if FULL:
+        assert within_published(result["costs"][20000], published[2], ulps=2000 if run == "none" else 2)
+        assert (round(result["train"] * 211), round(result["test"] * 200)) == (train_correct, test_correct)
+        assert (f"{result['train']:.12g}", f"{result['test']:.12g}") == REG_ACCURACIES[run]
+
+
+@needs_reg_data
+def test_the_regularization_example_marks_the_published_costs_it_reproduces_as_same(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(REG_SCRIPT), "--data", str(REG_DATA), "--iterations", "1"])
+    runpy.run_path(str(REG_SCRIPT), run_name="__main__")
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert rows == [["0", cost[0][0], cost[0][0], "same"] for cost, _, _ in REG_PUBLISHED.values()]
