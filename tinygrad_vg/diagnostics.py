@@ -22,7 +22,7 @@ HOW_TO_GET_OUTPUTS = "`output, outputs = model.forward_with_outputs(x)` (Sequent
 
 
 def norm(array):
-    """The Frobenius norm of one array, without overflow or underflow (optim.global_norm)."""
+    """The Frobenius norm of one array, without overflow or underflow (norms.global_norm)."""
     return global_norm([np.asarray(array)])
 
 
