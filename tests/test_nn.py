@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tinygrad_vg import Tensor, anomaly, gradcheck, nn
+from tinygrad_vg import Tensor, anomaly, gradcheck, nn, theory
 
 
 def make_parameter(*shape, seed=0):
@@ -403,3 +403,54 @@ def test_deep_chain_config_records_norm_and_dropout_as_json():
     assert nn.DeepChain(2, 3).config["norm"] is None and nn.DeepChain(2, 3).dropouts is None
     with pytest.raises(ValueError, match="Dropout: probability has to be between 0 and 1, but got 1.5"):
         nn.DeepChain(2, 3, dropout=1.5)
+
+
+def linear_rnn_gradients(seed, weight_hh=None, cotangent=None, length=7, batch=2, width=4):
+    """A linear RNN's hidden_states[t].grad for the loss sum(h_T * cotangent), so dL/dh_T = cotangent."""
+    rng = np.random.default_rng(seed)
+    rnn = nn.RNN(3, width, nonlinearity="linear", rng=rng)
+    if weight_hh is not None:
+        rnn.weight_hh.data[...] = weight_hh
+    cotangent = rng.normal(size=(batch, width)) if cotangent is None else cotangent
+    h0 = Tensor(np.zeros((batch, width)), requires_grad=True)       # a leaf, so that h_0 keeps its .grad
+    _, last = rnn(Tensor(rng.normal(size=(length, batch, 3))), h0)
+    (last * Tensor(cotangent)).sum().backward()
+    return rnn, cotangent, [h.grad for h in rnn.hidden_states]
+
+
+def test_linear_rnn_has_no_nonlinearity_and_its_gradient_through_time_is_powers_of_weight_hh():
+    """h_t = h_(t-1) W^T + ..., so dL/dh_(t-1) = dL/dh_t W and dL/dh_t = dL/dh_T W^(T-t) exactly; the
+    engine and numpy's matrix_power multiply in different orders, so they agree to rounding only."""
+    rnn, cotangent, grads = linear_rnn_gradients(seed=0)
+    x = np.random.default_rng(1).normal(size=(3, 2, 3))
+    _, last = rnn(Tensor(x))
+    h = np.zeros((2, 4))
+    for x_t in x:
+        h = x_t @ rnn.weight_ih.data.T + h @ rnn.weight_hh.data.T + rnn.bias.data
+    np.testing.assert_allclose(last.data, h, rtol=1e-13)
+    length = len(grads) - 1
+    for t, grad in enumerate(grads):
+        expected = cotangent @ np.linalg.matrix_power(rnn.weight_hh.data, length - t)
+        np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-15)
+    assert "nonlinearity='linear'" in repr(rnn)
+
+
+def test_linear_rnn_gradient_norms_bound_the_engine_and_are_attained_for_a_symmetric_weight():
+    """theory.linear_rnn_gradient_norms[s] = ||W^s||_2 bounds |dL/dh_(T-s)| / |dL/dh_T| for any W and
+    cotangent (Frobenius over the batch: |G W^s|_F <= ||W^s||_2 |G|_F); for a symmetric W (normal) and
+    dL/dh_T along the eigenvector of the largest |eigenvalue| the ratio is that bound, |lambda|^s, to rounding."""
+    rnn, cotangent, grads = linear_rnn_gradients(seed=2, length=12)
+    norms = theory.linear_rnn_gradient_norms(rnn.weight_hh.data, 12)
+    measured = np.array([np.linalg.norm(grad) for grad in grads[::-1]]) / np.linalg.norm(cotangent)
+    assert np.all(measured <= norms * (1 + 1e-12)) and np.all(measured[1:] < norms[1:])
+
+    symmetric = np.random.default_rng(3).normal(size=(4, 4))
+    symmetric = (symmetric + symmetric.T) / 4
+    eigenvalues, eigenvectors = np.linalg.eigh(symmetric)
+    top = np.argmax(np.abs(eigenvalues))
+    _, cotangent, grads = linear_rnn_gradients(seed=4, weight_hh=symmetric, cotangent=eigenvectors[:, top][None],
+                                               length=12, batch=1)
+    norms = theory.linear_rnn_gradient_norms(symmetric, 12)
+    measured = np.array([np.linalg.norm(grad) for grad in grads[::-1]])
+    np.testing.assert_allclose(measured, norms, rtol=1e-12)
+    np.testing.assert_allclose(norms, np.abs(eigenvalues[top]) ** np.arange(13), rtol=1e-12)

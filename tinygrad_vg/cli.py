@@ -27,6 +27,7 @@ import numpy as np
 from . import __version__, chain_rule, optim, plot, theory, theory_remedies
 from .diagnostics import chain_report, describe, norm, ratio
 from .nn import RNN, DeepChain
+from .nn.rnn import NONLINEARITIES
 from .nn.chain import initialise
 from .nn.losses import mse_loss
 from .tensor import Tensor
@@ -147,9 +148,12 @@ def build_chain(config):
 def effective_sigmas(config):
     """(sigma_w, sigma_b) with Var(W) = sigma_w^2 / fan_in for the random initialisations:
     xavier on a square layer is 2 / (n + n) = 1/n times scale^2, he is 2/n times scale^2, and an
-    orthogonal scale * Q preserves norms exactly like sigma_w = |scale| does on average."""
+    orthogonal scale * Q preserves norms exactly like sigma_w = |scale| does on average. PyTorch's
+    default U(-1/sqrt(n), 1/sqrt(n)) has Var = 1/(3n) for W and b: sigma_w^2 = 1/3, sigma_b^2 = 1/(3n)."""
     if config["init"] == "normal":
         return config["sigma_w"], config["sigma_b"]
+    if config["init"] == "default":
+        return math.sqrt(1 / 3), math.sqrt(1 / (3 * config["width"]))
     if config["init"] == "he":
         return abs(config["scale"]) * math.sqrt(2.0), 0.0
     return abs(config["scale"]), 0.0
@@ -277,6 +281,8 @@ def describe_config(config):
         parts.append(f"W ~ N(0, {config['sigma_w']:g}^2/n), b ~ N(0, {config['sigma_b']:g}^2)")
     elif init == "identity":
         parts.append(f"W = {config['scale']:g} I")
+    elif init == "default":
+        parts.append("PyTorch's default W, b ~ U(-1/sqrt(n), 1/sqrt(n))")
     else:
         parts.append(f"init {init} (scale {config['scale']:g})")
     if config["residual"]:
@@ -510,9 +516,11 @@ def run_rnn(config):
     weight = rnn.weight_hh.data
     radius, largest = theory.spectral_radius(weight), theory.largest_singular_value(weight)
     steps_back = length - np.arange(length + 1)
-    # phi'(a_t) read off h_t = phi(a_t): tanh' = 1 - h^2 (saturated units pass almost nothing back), relu' = [h > 0]
-    derivatives = [1 - h.data.astype(np.float64) ** 2 if config["activation"] == "tanh" else
-                   (h.data > 0).astype(np.float64) for h in rnn.hidden_states[1:]]
+    # phi'(a_t) read off h_t = phi(a_t): tanh' = 1 - h^2 (saturated units pass almost nothing back),
+    # relu' = [h > 0], linear' = 1
+    derivative = {"tanh": lambda h: 1 - h ** 2, "relu": lambda h: (h > 0).astype(np.float64),
+                  "linear": np.ones_like}[config["activation"]]
+    derivatives = [derivative(h.data.astype(np.float64)) for h in rnn.hidden_states[1:]]
     mean_derivative = [float(np.mean(d)) for d in derivatives]
     rms_derivative = [float(np.sqrt(np.mean(d ** 2))) for d in derivatives]
     with np.errstate(all="ignore"):
@@ -967,9 +975,11 @@ def chain_flags(depth, width, batch, activation, init, scale, sigma_w, sigma_b):
     group.add_argument("--batch", type=positive_int, default=batch, help=f"rows of the input (default {batch})")
     group.add_argument("--activation", choices=("linear", "tanh", "relu", "sigmoid"), default=activation,
                        help=f"phi (default {activation})")
-    group.add_argument("--init", choices=("identity", "normal", "xavier", "he", "orthogonal"), default=init,
+    group.add_argument("--init", choices=("identity", "normal", "xavier", "he", "orthogonal", "default"),
+                       default=init,
                        help="identity: W = scale I; normal: W ~ N(0, sigma_w^2/width), b ~ N(0, sigma_b^2); "
-                            "xavier, he, orthogonal: the classic schemes times scale (biases 0) "
+                            "xavier, he, orthogonal: the classic schemes times scale (biases 0); default: "
+                            "PyTorch's Linear init, W, b ~ U(-1/sqrt(width), 1/sqrt(width)) "
                             f"(default {init})")
     group.add_argument("--scale", type=finite_float, default=scale,
                        help=f"k for identity, gain for xavier/he/orthogonal (default {scale:g})")
@@ -1041,7 +1051,8 @@ def build_parser():
     group.add_argument("--length", "-T", type=positive_int, default=40, help="time steps T (default 40)")
     group.add_argument("--width", type=positive_int, default=32, help="hidden (and input) size (default 32)")
     group.add_argument("--batch", type=positive_int, default=8, help="sequences (default 8)")
-    group.add_argument("--activation", choices=("tanh", "relu"), default="tanh", help="phi (default tanh)")
+    group.add_argument("--activation", choices=tuple(NONLINEARITIES), default="tanh",
+                       help="phi; linear (phi(z) = z) is this project's addition to PyTorch's two (default tanh)")
     group.add_argument("--init", choices=RNN_INITS, default="orthogonal",
                        help="for W_hh: default is PyTorch's uniform; the others as for `chain` (default orthogonal)")
     group.add_argument("--scale", type=finite_float, default=1.0, help="k for identity, gain otherwise (default 1)")

@@ -3,6 +3,9 @@
 Backpropagation through time is ordinary backward over the unrolled graph. The same weight_hh
 multiplies the gradient at every step, so over T steps it is scaled by roughly T factors of
 weight_hh^T diag(phi'): its eigenvalues decide whether the gradient vanishes or explodes.
+
+nonlinearity is "tanh" or "relu" as in PyTorch, or "linear" (phi(z) = z), which PyTorch's RNN does
+not have: this project's addition, so that the theory is exact, dL/dh_t = dL/dh_T weight_hh^(T-t).
 """
 import math
 
@@ -12,7 +15,7 @@ from ..tensor import Tensor, stack
 from . import init
 from .module import Module
 
-NONLINEARITIES = ("tanh", "relu")
+NONLINEARITIES = {"tanh": Tensor.tanh, "relu": Tensor.relu, "linear": lambda z: z}
 
 
 class RNN(Module):
@@ -20,7 +23,7 @@ class RNN(Module):
         """Weights and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as in PyTorch."""
         super().__init__()
         if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ValueError(f"RNN: nonlinearity must be 'tanh', 'relu' or 'linear', got {nonlinearity!r}")
         rng = np.random.default_rng(rng)
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
         bound = 1 / math.sqrt(hidden_size)
@@ -45,7 +48,7 @@ class RNN(Module):
         states = [h]
         for t in range(x.shape[0]):
             z = x[t] @ self.weight_ih.T + h @ self.weight_hh.T + self.bias
-            h = z.tanh() if self.nonlinearity == "tanh" else z.relu()
+            h = NONLINEARITIES[self.nonlinearity](z)
             states.append(h)
         self.hidden_states = states
         return stack(states[1:]), h
