@@ -3,10 +3,13 @@
 Pure numpy, no engine import; each function says whether it is exact or statistical, and where its
 statement comes from.
 """
+import functools
 import math
 from typing import NamedTuple
 
 import numpy as np
+
+from .theory import _phi, _phi_prime
 
 
 def adam_first_step(gradient, lr=1e-3, eps=1e-8):
@@ -99,9 +102,9 @@ def backward_map(moment, u, d, scale, centring):
     return centring @ mean @ centring
 
 
-ACTIVATION_AND_SLOPE = {
+ACTIVATION_AND_SLOPE = {   # phi and phi'; tanh's and sigmoid's are theory.py's stable forms
     "linear": (lambda y: y, np.ones_like),
     "relu": (lambda y: np.maximum(y, 0.0), lambda y: (y > 0).astype(np.float64)),
-    "tanh": (np.tanh, lambda y: 1.0 - np.tanh(y) ** 2),
-    "sigmoid": (lambda y: 0.5 * (1.0 + np.tanh(0.5 * y)), lambda y: 0.25 * (1.0 - np.tanh(0.5 * y) ** 2)),
+    **{name: (functools.partial(_phi, activation=name), functools.partial(_phi_prime, activation=name))
+       for name in ("tanh", "sigmoid")},
 }
