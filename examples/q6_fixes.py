@@ -53,11 +53,11 @@ variants = [  # name, DeepChain options, (sigma_w, sigma_b) for theory or None, 
 
 
 def predicted_ratio(theory_parameters):
-    """|dL/dh_1| / |dL/dh_L| from mean-field theory, or None where theory.py has no formula."""
+    """|dL/dh_1| / |dL/dh_L| from mean-field theory, or None where theory has no formula."""
     if theory_parameters is None:
         return None
     if theory_parameters == "residual":
-        # Not in theory.py. h_l = h_(l-1) + alpha tanh(z_l): backward g_(l-1) = g_l (I + alpha diag(tanh') W),
+        # Not in theory. h_l = h_(l-1) + alpha tanh(z_l): backward g_(l-1) = g_l (I + alpha diag(tanh') W),
         # and the cross term has mean zero over the symmetric W, so E|g_(l-1)|^2 / E|g_l|^2 =
         # 1 + alpha^2 sigma_w^2 E[tanh'(z_l)^2] (theory.gradient_gain gives the second part). Forward,
         # the per-unit second moment grows m_l = m_(l-1) + alpha^2 E[tanh(z_l)^2], z_l ~ N(0, sigma_w^2 m_(l-1) + sigma_b^2).
@@ -102,7 +102,7 @@ for name, options, theory_parameters, clip in variants:
           f" {record.loss[0]:>11.4f} {final:>13}")
     per_layer[name], losses[name] = grad_norms, record.loss
 
-print("\nmeasured at step 0 (before any update); predicted: mean-field, '-' where theory.py has no formula")
+print("\nmeasured at step 0 (before any update); predicted: mean-field, '-' where theory has no formula")
 print("(LayerNorm). Clipping leaves every ratio as it was: it multiplies all gradients by one number.")
 print("\n|dL/dh_1| / |dL/dh_L| at step 0, log scale:")
 ratios = {name: norms[0] / norms[-1] for name, norms in per_layer.items()}

@@ -9,13 +9,13 @@ gradient is ~1e-12 of layer L's; forward, the signal from x shrinks the same way
 changes one thing: the optimiser (SGD, SGD with momentum 0.9, Adam with eps 1e-8 and with eps
 1e-20), the norm before each activation (BatchNorm, LayerNorm), or a skip connection h + tanh(z).
 - Adam divides each gradient by its own running size: its first step is exactly
-  -lr g / (|g| + eps) (theory_remedies.adam_first_step), so layer 1 moves about as far as
+  -lr g / (|g| + eps) (theory.adam_first_step), so layer 1 moves about as far as
   layer L... unless its gradient is below eps, where it moves lr |g| / eps: with eps = 1e-8 a
   gradient of 1e-13 stays suppressed; with eps = 1e-20 it does not. But a moving layer 1 is not
   enough: the forward signal from x is lost through the same chain, so the loss still stalls.
 - BatchNorm re-normalises every layer's pre-activations over the batch. Forward, the signal
   survives; backward, mean-field theory says the gradient *grows* with depth by a factor set by
-  the batch size and the nonlinearity alone (theory_remedies.batchnorm_gradient_growth, Yang et
+  the batch size and the nonlinearity alone (theory.batchnorm_gradient_growth, Yang et
   al. 2019): vanishing becomes exploding, and no weight scale tunes it away.
 - Momentum multiplies every layer's steps alike (by up to 1 / (1 - 0.9)): the ratio stays.
 - LayerNorm rescales each example's pre-activations: the forward signal keeps its size, but the
@@ -31,7 +31,7 @@ import argparse
 
 import numpy as np
 
-from tinygrad_vg import optim, plot, theory, theory_remedies, training
+from tinygrad_vg import optim, plot, theory, training
 from tinygrad_vg.nn import DeepChain, mse_loss
 
 STALL_FRACTION = 0.9     # stalled: the last loss is above 0.9 x the best constant prediction's
@@ -80,7 +80,7 @@ variants = [  # name, DeepChain options, optimiser
 def predicted_ratio(options):
     """|dL/dh_1| / |dL/dh_L| at initialisation, from theory; None where there is no formula here."""
     if options.get("norm") == "batch":
-        return theory_remedies.batchnorm_gradient_growth(args.batch, "tanh").per_layer ** (L - 1)
+        return theory.batchnorm_gradient_growth(args.batch, "tanh").per_layer ** (L - 1)
     if options:
         return None
     return theory.grad_norm_ratios(theory.backward_gains(args.sigma_w, 0.0, L, 1.0, "tanh"))[0]
@@ -104,7 +104,7 @@ for name, options, make_optimizer in variants:
     optimizer = make_optimizer(chain.parameters())
     if isinstance(optimizer, optim.Adam):
         group = optimizer.param_groups[0]
-        predicted_move = np.linalg.norm(theory_remedies.adam_first_step(first.grad, group["lr"], group["eps"]))
+        predicted_move = np.linalg.norm(theory.adam_first_step(first.grad, group["lr"], group["eps"]))
     else:                              # SGD's first step, momentum's too (its buffer starts as g)
         predicted_move = args.lr * np.linalg.norm(first.grad)
     moves = []                         # |W_1 - W_1(0)| / |W_1(0)| and the same for W_L after each step
@@ -148,7 +148,7 @@ def direction(ratio):
 
 sgd_run, adam_run, tiny_eps = results["SGD"], results["Adam, eps 1e-8"], results["Adam, eps 1e-20"]
 batch_run, layer_run, skip_run = results["SGD + BatchNorm"], results["SGD + LayerNorm"], results["SGD + skip connection"]
-growth = theory_remedies.batchnorm_gradient_growth(args.batch, "tanh").per_layer
+growth = theory.batchnorm_gradient_growth(args.batch, "tanh").per_layer
 print("\nANSWER")
 print(f"- Momentum changes every layer's steps alike: the ratio stays {results['SGD + momentum 0.9']['ratio']:.1e}, "
       f"W_1 moved {results['SGD + momentum 0.9']['moves'][-1, 0]:.1e} of itself; {ending('SGD + momentum 0.9')} "

@@ -1,4 +1,4 @@
-"""theory.py against independent plain-numpy computations (never through the engine)."""
+"""theory against independent plain-numpy computations (never through the engine)."""
 import math
 
 import numpy as np

@@ -1,10 +1,10 @@
-"""theory_remedies: Adam's first step and BatchNorm's mean-field gradient growth, against formulas
+"""theory.remedies: Adam's first step and BatchNorm's mean-field gradient growth, against formulas
 written out here, against their own Monte Carlo, and against chains built with the engine."""
 import numpy as np
 import pytest
 
 from tinygrad_vg import Tensor, nn, optim
-from tinygrad_vg.theory_remedies import (adam_first_step, batchnorm_gradient_growth,
+from tinygrad_vg.theory.remedies import (adam_first_step, batchnorm_gradient_growth,
                                          batchnorm_gradient_growth_monte_carlo)
 
 

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import __version__, chain_rule, optim, plot, theory, theory_remedies
+from . import __version__, chain_rule, optim, plot, theory
 from .diagnostics import chain_report, describe, norm, ratio
 from .nn import RNN, DeepChain
 from .nn.rnn import NONLINEARITIES
@@ -166,7 +166,7 @@ def predicted_gains(config, input_second_moment):
     if config["dropout"]:
         return None, "none: dropout's random masks are not in the gain formulas used here"
     if config["norm"] == "batch" and not config["residual"] and config["batch"] >= 4:
-        growth = theory_remedies.batchnorm_gradient_growth(config["batch"], activation, samples=20_000)
+        growth = theory.batchnorm_gradient_growth(config["batch"], activation, samples=20_000)
         return np.full(depth, growth.per_layer), (
             f"mean-field at BatchNorm's fixed point (Yang et al. 2019; {growth.method}), exact as width -> infinity "
             f"(here {config['width']}): gain = sqrt({growth.squared:.4g}) per layer at batch {config['batch']}, "

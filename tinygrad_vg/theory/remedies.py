@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .theory import _phi, _phi_prime
+from .gaussian import phi, phi_prime
 
 
 def adam_first_step(gradient, lr=1e-3, eps=1e-8):
@@ -102,9 +102,9 @@ def backward_map(moment, u, d, scale, centring):
     return centring @ mean @ centring
 
 
-ACTIVATION_AND_SLOPE = {   # phi and phi'; tanh's and sigmoid's are theory.py's stable forms
+ACTIVATION_AND_SLOPE = {   # phi and phi'; tanh's and sigmoid's are gaussian.py's stable forms
     "linear": (lambda y: y, np.ones_like),
     "relu": (lambda y: np.maximum(y, 0.0), lambda y: (y > 0).astype(np.float64)),
-    **{name: (functools.partial(_phi, activation=name), functools.partial(_phi_prime, activation=name))
+    **{name: (functools.partial(phi, activation=name), functools.partial(phi_prime, activation=name))
        for name in ("tanh", "sigmoid")},
 }
