@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import extras
 from tinygrad_vg import cli, theory
+from tinygrad_vg.views.jsondata import to_json
 
 SMALL_CHAIN = ["--depth", "6", "--width", "4", "--batch", "3"]
 OVERFLOW = ["--init", "identity", "--activation", "linear", "--scale", "4", "--dtype", "float32",
@@ -165,7 +166,7 @@ def test_non_finite_values_are_strings_in_valid_json(capsys):
 def test_json_ready_keeps_what_json_cannot_hold_as_strings():
     data = {"a": math.inf, "b": np.float32("nan"), "c": np.arange(3), "d": [-np.inf, np.float64(2.5)],
             "e": np.bool_(True), "f": None}
-    text = cli.to_json(data)
+    text = to_json(data)
     assert json.loads(text, parse_constant=reject_constant) == {
         "a": "inf", "b": "nan", "c": [0, 1, 2], "d": ["-inf", 2.5], "e": True, "f": None}
 
@@ -483,7 +484,7 @@ def test_tour_sections_with_small_arguments_are_json_ready_and_agree_with_theory
     tanh = cli.tour_tanh(depth=8, width=16)
     assert [run["chi1"] < 1 for run in tanh["runs"]] == [True, False]
     sections = {"identity": identity, "training": training, "overflow": overflow, "tanh": tanh}
-    json.loads(cli.to_json(sections), parse_constant=reject_constant)
+    json.loads(to_json(sections), parse_constant=reject_constant)
 
 
 # `python -m tinygrad_vg` from this checkout, whatever is installed

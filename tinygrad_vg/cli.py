@@ -13,7 +13,6 @@ Layer l is the module layers.(l-1); "grad norm of layer l" is |dLoss/dh_l|, h_l 
 """
 import argparse
 import ast
-import json
 import math
 import operator
 import os
@@ -25,6 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import __version__, chain_rule, optim, plot, theory
+from .argtypes import finite_float, non_negative_float, positive_float, positive_int, probability
 from .diagnostics import chain_report, describe, norm, ratio
 from .nn import RNN, DeepChain
 from .nn.rnn import NONLINEARITIES
@@ -32,6 +32,7 @@ from .nn.chain import initialise
 from .nn.losses import mse_loss
 from .tensor import Tensor
 from .training import train
+from .views.jsondata import json_ready, to_json
 
 DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}
 NORMS = {"none": None, "layer": "layer", "batch": "batch"}    # --norm's choices -> DeepChain's norm
@@ -43,31 +44,6 @@ CHAIN_KEYS = ("depth", "width", "batch", "activation", "init", "scale", "sigma_w
 
 
 # ---------------------------------------------------------------- output helpers
-
-def json_ready(value):
-    """Plain JSON data: numpy numbers and arrays become numbers and lists; non-finite floats, which
-    JSON has no literal for, become the strings "inf", "-inf" and "nan"."""
-    if isinstance(value, dict):
-        return {str(key): json_ready(item) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if math.isfinite(value):
-            return value
-        return "nan" if value != value else ("inf" if value > 0 else "-inf")
-    return value
-
-
-def to_json(result):
-    return json.dumps(json_ready(result), allow_nan=False)
-
 
 class Progress:
     """Progress lines on stderr, at most one a second: runs shorter than a second print nothing."""
@@ -903,49 +879,6 @@ def plot_tour(result, path):
 
 
 # ---------------------------------------------------------------- arguments
-
-def number(text, convert=float):
-    try:
-        value = convert(text)
-    except ValueError:
-        kind = "whole number" if convert is int else "number"
-        raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
-
-
-def positive_int(text):
-    value = number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def finite_float(text):
-    return number(text)
-
-
-def non_negative_float(text):
-    value = number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def probability(text):
-    value = number(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
 
 def variable(text):
     """NAME=VALUE for `paths --var`."""

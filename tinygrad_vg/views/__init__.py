@@ -1,0 +1,24 @@
+"""Views: what a learner looks at, rendered from plain data. Nothing here computes an experiment,
+and nothing here imports the engine: a view is numpy and the standard library (matplotlib, when
+installed, only for PNG files; Graphviz's `dot`, when on PATH, only to lay out graphs).
+
+An experiment's `figure(result)` returns a list of panels; every view draws the same list. A panel
+is a dict with a "title" and exactly one of these keys, which says what it is:
+
+  "lines":   [{"label", "x", "y", "style"}, ...] with "xlabel", "ylabel" and optionally
+             "yscale" ("log", the default, or "linear"), "xscale" ("linear", the default, or "log")
+             and "marks" [{"x", "label"}] (vertical markers, e.g. the step where training halted).
+             "style" is a matplotlib format string ("o" points, "-" line, "--" dashed, "C1o" the
+             second colour's points): measured values are points, theory is a line. Values without
+             a logarithm (0, inf, nan, None) are left out of a log axis, never clipped.
+  "heatmap": rows of values, row i at y = "y0" + i, column j at x = "x0" + j (both default 0),
+             with "xlabel", "ylabel" and "colorbar"; drawn as log10 colours. Rows are steps and
+             columns layers wherever both appear.
+  "table":   {"header": [...], "rows": [[...], ...]}: cells are numbers or strings.
+  "halt":    {"step", "layer", "op", "phase", "kind", "message"}: where training stopped.
+  "graph":   {"dot": DOT text, "edges": [{"from", "to", "derivative"}], "paths":
+             [{"label", "edges": [[from, to], ...], "product"}]}: a computation graph; node names
+             are the DOT node ids.
+
+Modules: jsondata (JSON-ready data).
+"""
