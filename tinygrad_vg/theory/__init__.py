@@ -14,17 +14,20 @@ where its statement comes from.  One subject per module; all of them are re-expo
 
   gaussian        E[f(z)] for z ~ N(0, q): the activations' second moments, by quadrature
   mean_field      the length map, the gradient gain chi_1, the edge of chaos, init variances
+  correlation     two inputs' correlation map, its fixed point c*, chi_c and the depth scale xi_c
   residual        residual chains: the gain 1 + alpha^2 sigma_w^2 per block
   identity_chain  the W = k I chain in closed form, and where it overflows
   spectra         spectral radius and largest singular value
   rnn             recurrent chains: bounds and estimates of the gradient through time
   remedies        Adam's first step, BatchNorm's gradient growth at initialisation
 """
-from .gaussian import (phi, phi_prime, gaussian_expectation, second_moment, derivative_second_moment,
-                       ACTIVATIONS)
+from .gaussian import (phi, phi_prime, gaussian_expectation, pair_expectation, second_moment,
+                       derivative_second_moment, ACTIVATIONS)
 from .mean_field import (length_map, gradient_gain, preactivation_second_moments, backward_gains,
                          grad_norm_ratios, weight_variance, uniform_bound, tanh_fixed_point,
                          tanh_chi1, tanh_critical_sigma_w, gradient_depth_scale)
+from .correlation import (correlation_map, correlation_slope, tanh_correlation_fixed_point, tanh_chi_c,
+                          tanh_depth_scales)
 from .residual import residual_gain, residual_second_moments
 from .identity_chain import (IdentityChain, identity_chain, SGDStep, identity_chain_sgd_step,
                              overflow_layer, NonFinite, identity_chain_first_nonfinite,

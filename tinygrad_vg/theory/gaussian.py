@@ -88,3 +88,20 @@ def derivative_second_moment(q, activation):
     if activation == "relu":
         return 0.5
     return gaussian_expectation(lambda u: phi_prime(u, activation) ** 2, q)
+
+
+def pair_expectation(f, g, q, c):
+    """E[f(u1) g(u2)] for (u1, u2) Gaussian with variances q, q and correlation c.
+
+    Written u1 = sqrt(q) z1, u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2) with z1, z2 independent N(0, 1),
+    it is a double integral over (z1, z2), done by the product of two trapezoidal rules with the
+    step of gaussian_expectation (the integrand's poles stay as far away in each variable); accurate
+    to ~1e-14 for tanh and sigmoid at any q >= 0 and -1 <= c <= 1.  Poole et al. 2016, eq. (5).
+    """
+    if q < 0 or not -1.0 <= c <= 1.0:
+        raise ValueError(f"pair_expectation: need q >= 0 and -1 <= c <= 1, got q={q}, c={c}")
+    scale = math.sqrt(q)
+    z, weights = _trapezoid_rule(math.ceil(_Z_MAX * max(1.0, scale) / _STEP))
+    u1 = scale * z[:, None]
+    u2 = scale * (c * z[:, None] + math.sqrt(1.0 - c * c) * z[None, :])
+    return float(weights @ (f(u1) * g(u2)) @ weights)
