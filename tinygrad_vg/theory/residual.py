@@ -26,3 +26,24 @@ def residual_second_moments(alpha, sigma_w, sigma_b, depth, input_second_moment)
         previous = residual_gain(alpha, sigma_w) * previous + alpha ** 2 * sigma_b ** 2
         moments[layer] = previous
     return moments
+
+
+def residual_backward_gains(alpha, sigma_w, depth):
+    """E||dL/dh_l||^2 / ||dL/dh_L||^2 = (1 + alpha^2 sigma_w^2)^(L - l), l = 0..L (position l: layer l).
+
+    dL/dh_{l-1} = dL/dh_l (I + alpha W_l), and the cross term has mean zero (see residual_gain).
+    Exact in expectation at any width, linear branch, for a cotangent dL/dh_L independent of the
+    weights (a loss linear in h_L); the factors multiply because each layer's expectation is taken
+    given the layers above it.  He et al. 2016; Hanin & Rolnick 2018 for the scale alpha.
+    """
+    return residual_gain(alpha, sigma_w) ** (depth - np.arange(depth + 1))
+
+
+def residual_gain_limit(sigma_w):
+    """e^(sigma_w^2): the bound of (1 + sigma_w^2 / L)^L, the end-to-end gain with alpha = 1 / sqrt(L).
+
+    (1 + s/L)^L increases with L towards e^s, so scaling the branch by 1/sqrt(L) keeps the gain of
+    E||dL/dx||^2 below e^(sigma_w^2) at every depth, where alpha = 1 gives (1 + sigma_w^2)^L.
+    Exact (a limit); Hanin & Rolnick 2018 (residual modules scaled so that sum alpha_l^2 stays bounded).
+    """
+    return float(np.exp(sigma_w ** 2))
