@@ -391,16 +391,41 @@ def test_gradients_accumulate_across_backward_calls():
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
 
 
-def test_intermediates_keep_their_gradients():
+def test_backward_keeps_the_gradients_of_the_leaves_the_output_and_the_intermediates_that_asked():
     x = Tensor([0.5, -1.0], requires_grad=True)
     h = x * 2
+    h.retain_grad()
     y = h.tanh()
     loss = y.sum()
     loss.backward()
-    np.testing.assert_allclose(y.grad, [1.0, 1.0])
+    assert y.grad is None and not y.retains_grad             # freed once passed on, as in PyTorch
     np.testing.assert_allclose(h.grad, 1 - np.tanh([1.0, -2.0]) ** 2)
     np.testing.assert_allclose(x.grad, 2 * h.grad)
-    assert loss.grad == 1.0
+    assert loss.grad == 1.0                                  # the tensor backward was called on
+    assert h.retains_grad and not x.retains_grad             # a leaf keeps its .grad without asking
+    x.retain_grad()
+    assert not x.retains_grad
+
+
+def test_retain_grads_true_keeps_every_intermediate_and_asking_without_requires_grad_is_refused():
+    x = Tensor([0.5, -1.0], requires_grad=True)
+    h = x * 2
+    y = h.tanh()
+    y.sum().backward(retain_grads=True)
+    np.testing.assert_allclose(y.grad, [1.0, 1.0])
+    np.testing.assert_allclose(h.grad, 1 - np.tanh([1.0, -2.0]) ** 2)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).retain_grad()
+
+
+def test_an_intermediate_that_asked_still_keeps_its_gradient_after_an_in_place_op():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    h += 1                                   # h is now the add node; what asked was h, the name
+    (h * h).sum().backward()
+    np.testing.assert_array_equal(h.grad, 2 * (3 * x.data + 1))
+    assert h.inputs[0].grad is None
 
 
 def test_retain_grads_false_keeps_only_the_leaves_gradients():
@@ -440,7 +465,7 @@ def test_a_gradient_summed_in_place_leaves_the_users_gradients_alone():
     x = Tensor([1.0, 2.0], requires_grad=True)
     h = x * 3
     y = h + h + h + h
-    (y * Tensor([1.0, 10.0])).sum().backward()
+    (y * Tensor([1.0, 10.0])).sum().backward(retain_grads=True)
     np.testing.assert_array_equal(y.grad, [1.0, 10.0])
     np.testing.assert_array_equal(h.grad, [4.0, 40.0])
     np.testing.assert_array_equal(x.grad, [12.0, 120.0])
@@ -529,6 +554,7 @@ def test_backward_does_not_keep_the_callers_grad_array():
 def test_reuse_b_equals_a_plus_a():
     a = Tensor(3.0, requires_grad=True)
     b = a + a
+    b.retain_grad()
     c = b + b
     c.backward()
     assert a.grad == 4.0 and b.grad == 2.0
@@ -544,7 +570,7 @@ def test_diamond():
     # x -> a = 2x, b = tanh(x) -> out = a * b: d out / dx = 2 tanh(x) + 2x (1 - tanh(x)^2)
     x = Tensor(0.7, requires_grad=True)
     a, b = x * 2, x.tanh()
-    (a * b).backward()
+    (a * b).backward(retain_grads=True)
     assert x.grad == pytest.approx(2 * np.tanh(0.7) + 1.4 * (1 - np.tanh(0.7) ** 2))
     assert a.grad == pytest.approx(np.tanh(0.7)) and b.grad == pytest.approx(1.4)
 
@@ -592,7 +618,7 @@ def test_a_chain_of_100000_ops_runs_backward_and_is_freed_without_gc():
     for _ in range(depth):
         h = h * 1.0
     middle = weakref.ref(h.inputs[0].inputs[0])
-    h.backward()
+    h.backward(retain_grads=True)
     assert x.grad == 1.0 and middle().grad == 1.0
     was_enabled = gc.isenabled()
     gc.disable()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import graph
+from .tensor import sweep_order
 
 
 def one_hots(shape):
@@ -74,6 +75,27 @@ def jacobian(output, input):
                 key = id(parent)
                 pending[key] = contribution if key not in pending else pending[key] + contribution
     raise AssertionError("jacobian: the sweep never reached the input")  # unreachable: input is between[0]
+
+
+def gradients(output):
+    """{id(node): the gradient that output's last backward sent to node}, for every node of output's
+    graph that requires grad, computed again without writing `.grad`: the intermediates' gradients
+    that backward() frees once passed on (what backward(retain_grads=True) would have kept).
+
+    The sweep is backward's, in the same order, seeded with output.grad, which backward keeps on the
+    tensor it was called on. Gradients are linear in the seed, so after several backward calls from
+    output this is their sum, as .grad would be. Empty when output has no .grad."""
+    if getattr(output, "grad", None) is None:
+        return {}
+    found = {id(output): output.grad}
+    for node in reversed(sweep_order(output)):
+        g = found.get(id(node))
+        for i, parent in enumerate(node.inputs if g is not None else ()):
+            if parent.requires_grad:
+                contribution = node.op.vjp(g, i).astype(parent.dtype, copy=False)
+                key = id(parent)
+                found[key] = contribution if key not in found else found[key] + contribution
+    return found
 
 
 def count_paths(output, input):
@@ -200,7 +222,10 @@ def derivative_label(parent, node, position, max_entries=250_000):
 
 def to_dot(root, derivatives=True, values=True, highlight=None, max_nodes=60):
     """Graphviz text of root's graph: each edge labelled with its local derivative, each node with
-    its value and gradient norm, `highlight` (a Path, or its edges) drawn in red. Graphs of more
+    its value and gradient norm (an intermediate's that backward freed computed again from
+    root.grad, by `gradients`), `highlight` (a Path, or its edges) drawn in red. Graphs of more
     than max_nodes nodes are summarised by op (see graph.to_dot)."""
+    too_big = max_nodes is not None and len(graph.reachable(root)) > max_nodes     # drawn without values
     return graph.to_dot(root, edge_label=derivative_label if derivatives else None, values=values,
-                        highlight=getattr(highlight, "edges", highlight), max_nodes=max_nodes)
+                        highlight=getattr(highlight, "edges", highlight), max_nodes=max_nodes,
+                        grads=gradients(root) if values and not too_big else None)

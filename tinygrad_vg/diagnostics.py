@@ -7,7 +7,8 @@ g_0 one layer at a time, g_{l-1} = g_l J_l with J_l = dh_l/dh_{l-1}, so
 
 and sigma_min(J_k) <= gain_k <= sigma_max(J_k). The report measures each factor, reads the
 singular values of J_k off the graph (chain_rule.jacobian) when the layer is small, and changes
-nothing: it reads the .grad that loss.backward() left on each layer output.
+nothing: it reads the .grad that loss.backward() left on each layer output (or, for an output that
+did not ask to keep it, the gradient chain_rule.gradients computes again from loss.grad).
 """
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -200,16 +201,21 @@ def chain_report(layer_outputs, loss, weights=None, input=None, spectra_max_size
         raise TypeError(f"chain_report: loss must be a Tensor, got {type(loss).__name__}")
     if loss.size != 1:
         raise ValueError(f"chain_report: loss must have one element, got shape {loss.shape}")
-    for l, h in enumerate(layer_outputs, 1):
-        if h.grad is None:
+    if input is not None and not isinstance(input, Tensor):
+        raise TypeError(f"chain_report: input must be None or a Tensor, got {type(input).__name__}")
+    # backward() keeps the gradients of the outputs that asked (retain_grad, as forward_with_outputs
+    # does); the others are computed again from loss.grad
+    found = {} if all(h.grad is not None for h in layer_outputs) else chain_rule.gradients(loss)
+    grads = [h.grad if h.grad is not None else found.get(id(h)) for h in [input] + layer_outputs if h is not None]
+    input_grad = grads.pop(0) if input is not None else None
+    for l, (h, g) in enumerate(zip(layer_outputs, grads), 1):
+        if g is None:
             raise RuntimeError(f"chain_report: layer {l}'s output (shape {h.shape}) has no .grad; "
                                "call loss.backward() first, with the layer outputs in its graph")
     weight_tensors = weight_groups(weights, len(layer_outputs))
-    if input is not None and not isinstance(input, Tensor):
-        raise TypeError(f"chain_report: input must be None or a Tensor, got {type(input).__name__}")
 
-    has_input_grad = input is not None and input.grad is not None
-    grad_norms = [norm(input.grad) if has_input_grad else None] + [norm(h.grad) for h in layer_outputs]
+    has_input_grad = input_grad is not None
+    grad_norms = [norm(input_grad) if has_input_grad else None] + [norm(g) for g in grads]
     gains = [ratio(grad_norms[l - 1], grad_norms[l]) for l in range(1, len(grad_norms))]
     cumulative, running = [None] * len(gains), 1.0
     for l in reversed(range(len(gains))):

@@ -55,15 +55,16 @@ def edges(root):
     return [(parent, node, i) for node in topological_order(root) for i, parent in enumerate(node.inputs)]
 
 
-def node_label(node, values=False):
+def node_label(node, values=False, grad=None):
     """`name: op shape` for a graph drawing; with values, also the value (or its norm) and the
-    gradient (or its norm) on lines of their own."""
+    gradient (or its norm) on lines of their own: `grad`, or else node.grad."""
     kind = node.op.name if node.op is not None else "leaf"
     name = getattr(node, "name", None)
     lines = [f"{name + ': ' if name else ''}{kind} {tuple(node.shape)}"]
     if values:
+        grad = node.grad if grad is None else grad
         lines.append(f"value {magnitude(node.data)}")
-        lines.append(f"grad {magnitude(node.grad) if node.grad is not None else '-'}")
+        lines.append(f"grad {magnitude(grad) if grad is not None else '-'}")
     return "\\n".join(quote(line) for line in lines)   # Graphviz's own line break
 
 
@@ -78,11 +79,12 @@ def quote(text):
     return str(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None):
+def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None, grads=None):
     """Graphviz text of the graph: one box per node (op and shape), one arrow per edge.
 
     edge_label(input, output, position) -> str labels each edge (default: its input position);
-    values adds each node's value and gradient; highlight is a sequence of edges (input, output,
+    values adds each node's value and gradient (its .grad, or grads[id(node)] when given for a node
+    with none, e.g. chain_rule.gradients(root): an intermediate's, which backward frees); highlight is a sequence of edges (input, output,
     position), e.g. a chain_rule path's, drawn in red. A graph of more than max_nodes nodes is drawn
     summarised instead (no highlight): one box per op kind with its count, one arrow per kind of edge.
     """
@@ -96,7 +98,8 @@ def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None):
     lines = ["digraph tinygrad_vg {", "  rankdir=LR;", "  node [shape=box];"]
     for node in order:
         style = red if id(node) in marked_nodes else ""
-        lines.append(f'  {ids[id(node)]} [label="{node_label(node, values)}"{style}];')
+        label = node_label(node, values, (grads or {}).get(id(node)))
+        lines.append(f'  {ids[id(node)]} [label="{label}"{style}];')
     for node in order:                  # the edges, from the walk already made
         for i, parent in enumerate(node.inputs):
             label = quote(edge_label(parent, node, i)) if edge_label else i

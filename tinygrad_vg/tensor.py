@@ -48,14 +48,15 @@ def as_array(data, dtype=None):
 
 
 class Tensor:
-    __slots__ = ("_data", "grad", "requires_grad", "op", "inputs", "name", "module", "serial",
-                 "written_at", "base", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "retains_grad", "op", "inputs", "name", "module",
+                 "serial", "written_at", "base", "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         """A leaf tensor. An ndarray of the right dtype is used as is, not copied."""
         self._data = as_array(data, dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
+        self.retains_grad = False       # a leaf keeps its .grad anyway
         self.op, self.inputs = None, ()
         self.name, self.module = name, None
         self.serial = next(serial_numbers)
@@ -125,6 +126,13 @@ class Tensor:
     def zero_grad(self):
         self.grad = None
 
+    def retain_grad(self):
+        """Ask backward to keep this intermediate's .grad too (as PyTorch's retain_grad; a no-op on a leaf)."""
+        if not self.requires_grad:
+            raise RuntimeError(f"retain_grad: this tensor (shape {self.shape}) does not require grad, so "
+                               "backward gives it no gradient to keep")
+        self.retains_grad = self.op is not None
+
     def __repr__(self):
         values = np.array2string(self.data, precision=4, threshold=20, separator=", ")
         made_by = f", op={self.op.name}" if self.op is not None else ""
@@ -132,8 +140,8 @@ class Tensor:
         named = f", name={self.name!r}" if self.name else ""
         return f"Tensor({values}{flags}{made_by}{named})"
 
-    def backward(self, grad=None, retain_grads=True):
-        """Accumulate d(self)/d(node) into `.grad` of every node of the graph that requires grad.
+    def backward(self, grad=None, retain_grads=None):
+        """Accumulate d(self)/d(node) into `.grad` of the leaves of the graph that require grad.
 
         One sweep in reverse topological order (`sweep_order`, taken from its end): when a node is
         reached, every node that used it has already sent its share, so its gradient is complete
@@ -141,11 +149,16 @@ class Tensor:
         it). A leaf's `.grad` is writable and never shares memory with another leaf's; an
         intermediate's may be a view of its neighbour's: read it, don't write into it.
 
-        retain_grads=False is what a training loop needs, and frees memory as soon as the sweep no
-        longer needs it: `.grad` is kept on the leaves only, each intermediate's gradient is freed
-        once passed on, and each node is cut from the graph once swept (its op, with the arrays
-        its vjp saved, and its inputs), as PyTorch frees its graph after backward. Tensors you
-        still hold keep their `.data`; a second backward through them raises.
+        Which tensors keep `.grad`, besides the leaves:
+          None (default)  self, and each intermediate that asked with retain_grad() (as in PyTorch)
+          True            every tensor that requires grad: all intermediates too
+          False           none (a training loop's step): and the graph is freed as it is swept
+        An intermediate's gradient is otherwise freed once passed on: keeping them all costs as much
+        memory as the values again and, under glibc's malloc, page faults every step (benchmarks/run.py,
+        W1 width 256: 1.79x numpy's peak memory). retain_grads=False also cuts each node from the
+        graph once swept (its op, with the arrays its vjp saved, and its inputs), as PyTorch frees
+        its graph after backward: tensors you still hold keep their `.data`; a second backward
+        through them raises.
         """
         if not self.requires_grad:
             raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require grad; "
@@ -168,7 +181,7 @@ class Tensor:
             if node.op is released:
                 raise RuntimeError("backward: part of this graph was freed by an earlier "
                                    "backward(retain_grads=False); run the forward pass again "
-                                   "(backward() with the default retain_grads=True keeps the graph)")
+                                   "(backward() keeps the graph unless told retain_grads=False)")
             g = pending.pop(id(node), None)
             if g is None:                 # a constant: nothing flows into it
                 continue
@@ -179,7 +192,7 @@ class Tensor:
                 if owner in given_to_leaves or not g.flags.writeable:   # shared, a broadcast view or a scalar
                     g = np.array(g)
                 given_to_leaves.add(owner)
-            if node.op is None or retain_grads:
+            if node.op is None or retain_grads or (retain_grads is None and (node.retains_grad or node is self)):
                 node.grad = g if node.grad is None else node.grad + g
             for i, parent in enumerate(node.inputs):
                 if parent.requires_grad:
@@ -197,7 +210,7 @@ class Tensor:
                     else:
                         pending[key] = pending[key] + contribution
                         summed.add(key)
-            if not retain_grads and node.op is not None:
+            if retain_grads is False and node.op is not None:
                 node.op, node.inputs = released, ()
 
     # ---- operators: Tensors, ndarrays and Python numbers on either side ----
@@ -287,7 +300,7 @@ class Tensor:
         result = apply(op, previous, value)
         for slot in NODE_SLOTS:
             setattr(self, slot, getattr(result, slot))
-        self.name = previous.name
+        self.name, self.retains_grad, previous.retains_grad = previous.name, previous.retains_grad, False
         writes.note_change(next(serial_numbers))     # backward checks the nodes made before
         return self
 
@@ -379,6 +392,7 @@ def apply(op, *inputs):
     out = Tensor.__new__(Tensor)
     out._data = data if type(data) is np.ndarray else np.asarray(data)   # ufuncs give 0-d results as scalars
     out.grad = out.name = out.module = None
+    out.retains_grad = False
     out.serial = next(serial_numbers)
     out.written_at = 0
     out.base = writes.memory_owner(inputs[0]) if op.is_view and np.may_share_memory(data, arrays[0]) else None

@@ -85,8 +85,9 @@ class DeepChain(Module):
         return self.forward_with_outputs(x)[0]
 
     def forward_with_outputs(self, x):
-        """(h_L, [h_1, ..., h_L]): each h_l is a node of the graph, so after backward h_l.grad is
-        dLoss/dh_l. An ndarray input is cast to the chain's dtype."""
+        """(h_L, [h_1, ..., h_L]): each h_l is a node of the graph that asks to keep its gradient
+        (retain_grad), so after loss.backward() h_l.grad is dLoss/dh_l. An ndarray input is cast to
+        the chain's dtype."""
         h = x if isinstance(x, Tensor) else Tensor(x, dtype=self.dtype)
         outputs = []
         norms = self.norms or [None] * self.depth
@@ -96,6 +97,8 @@ class DeepChain(Module):
             a = phi(z if norm is None else norm(z))
             a = a if drop is None else drop(a)
             h = h + self.alpha * a if self.residual else a
+            if h.requires_grad:
+                h.retain_grad()
             outputs.append(h)
         return h, outputs
 
