@@ -21,7 +21,7 @@ import numpy as np
 from tinygrad_vg import theory
 from tinygrad_vg.argtypes import positive_float, positive_int
 from tinygrad_vg.nn import DeepChain, Linear, init
-from tinygrad_vg.script import experiment, main
+from tinygrad_vg.script import OptionError, experiment, main
 from tinygrad_vg.tensor import Tensor, no_grad
 from tinygrad_vg.theory import finite_width, residual
 
@@ -177,10 +177,10 @@ def residual_chain_gain(depth, width, alpha, sigma_w, nets, rng):
 def run(widths=(16, 64), depth=32, nets=200, sigma_w=math.sqrt(2), rescale_to=1.0, glorot_widths=GLOROT_WIDTHS,
         glorot_nets=100, residual_depths=(4, 16, 64), residual_width=32, residual_nets=30, seed=0):
     if nets < 2 or glorot_nets < 2 or residual_nets < 2:
-        raise ValueError(f"q9: a variance needs at least 2 networks, got nets={nets}, glorot_nets={glorot_nets}, "
+        raise OptionError(f"q9: a variance needs at least 2 networks, got nets={nets}, glorot_nets={glorot_nets}, "
                          f"residual_nets={residual_nets}")
     if len(glorot_widths) < 2:
-        raise ValueError(f"q9: --glorot-widths needs n_0 and at least one more width, got {list(glorot_widths)}")
+        raise OptionError(f"q9: --glorot-widths needs n_0 and at least one more width, got {list(glorot_widths)}")
     rng = np.random.default_rng(seed)
     return {
         "depth": depth, "nets": nets, "sigma_w": sigma_w,

@@ -61,9 +61,7 @@ def trigamma(x):
 def active_units_pmf(width):
     """P(K = k), k = 0..width, for K ~ Binomial(width, 1/2): the number of active ReLU units of a
     layer whose pre-activations are symmetric and non-zero (exact)."""
-    k = np.arange(width + 1)
-    log_choose = np.array([math.lgamma(width + 1) - math.lgamma(j + 1) - math.lgamma(width - j + 1) for j in k])
-    return np.exp(log_choose - width * math.log(2.0))
+    return np.array([math.comb(width, k) / 2 ** width for k in range(width + 1)])   # int / int: correctly rounded
 
 
 class ReluLayerLaw(NamedTuple):
