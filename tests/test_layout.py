@@ -24,7 +24,7 @@ ROOMS = [
     # the lab
     "nn", "optim", "training",
     # experiments, and what runs them
-    "expression", "experiments", "__init__", "script", "commands", "examples", "cli", "__main__",
+    "sweep", "expression", "experiments", "__init__", "script", "commands", "examples", "cli", "__main__",
 ]
 PURE = ROOMS[:ROOMS.index("ops")]
 
