@@ -6,7 +6,8 @@ measured here to rounding for a non-orthogonal V, and its norm grows at the rate
 But the eigenvalues give the rate, not the size on the way: a non-normal W whose eigenvalues are
 all below 1 here grows the gradient ~2000-fold over 26 steps before it decays. What bounds the
 way is a singular value: ||W^s||_2 (the top singular value of W^s, reached by one cotangent) and
-sigma_max(W)^s (Pascanu et al. 2013); a rise needs sigma_max(W) > 1. And with tanh it is not W's
+sigma_max(W)^s (Pascanu et al. 2013); a rise needs sigma_max(W) > 1, and the resolvent bounds
+the peak from both sides (Kreiss: 623 <= 2033 <= 13551). And with tanh it is not W's
 eigenvalues at all: at rho ~ 1.5 the gradient vanishes, at the mean-field rate ln(chi) / 2.
 
 Run:  python examples/q8_eigendecomposition.py --steps 60 --eigenvalues 1.08 0.95 -0.9 0.7 0.5 0.3
@@ -104,7 +105,7 @@ def transient_part(size, diagonal, coupling, steps, rng):
             "rho": float(powers.eigenvalue_powers[1]), "sigma_max": float(powers.singular_value_bound[1]),
             "condition_number": float(powers.eigenbasis_bound[0]),         # kappa(V) rho^0
             "peak_step": powers.peak_step,
-            "peak": powers.peak, "power_norms": powers.norms.tolist(),
+            "peak": powers.peak, "power_norms": powers.norms.tolist(), "kreiss": list(eigen.kreiss_bounds(weight)),
             "rho_powers": powers.eigenvalue_powers.tolist(), "sigma_max_powers": powers.singular_value_bound.tolist(),
             "eigenbasis_bound": powers.eigenbasis_bound.tolist(),
             "measured_random": measured[:, 0].tolist(), "measured_worst": measured[:, 1].tolist()}
@@ -181,7 +182,9 @@ def show(result):
               f"s = {t['peak_step']},",
               f"   where ||W^s||_2 peaks at {t['peak']:.4g}, while rho^s = {t['rho_powers'][t['peak_step']]:.3g}. "
               "Eigenvalues give the rate as s -> inf;",
-              "   singular values bound the way there: |g_s| <= ||W^s||_2 |c| <= sigma_max^s |c|, and kappa(V) rho^s."]
+              "   singular values bound the way there: |g_s| <= ||W^s||_2 |c| <= sigma_max^s |c|, and kappa(V) rho^s.",
+              f"   The resolvent predicts the peak without a power (Kreiss): {t['kreiss'][0]:.4g} <= max_s ||W^s||_2 "
+              f"= {t['peak']:.4g} <= {t['kreiss'][1]:.4g}."]
 
     lines += ["", f"3. tanh RNN, {h['width']} units, W ~ N(0, {h['sigma_w']:g}^2/n) (rho = {h['rho']:.3f}), "
                   f"input variance {h['input_variance']:g}, T = {h['steps']}:",

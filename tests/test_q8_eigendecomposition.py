@@ -50,6 +50,7 @@ def test_a_non_normal_w_with_rho_below_1_grows_the_gradient_2000_fold_then_decay
     assert max(t["measured_random"]) > 1000 and t["measured_random"][-1] < 1e-4
     assert np.all(np.array(t["measured_worst"]) <= np.array(t["sigma_max_powers"]) * (1 + 1e-12))
     assert t["rho_powers"][t["peak_step"]] < 0.02                  # what the eigenvalues alone would say
+    assert 600 < t["kreiss"][0] <= t["peak"] <= t["kreiss"][1]     # what the resolvent says
 
 
 def test_with_sigma_max_below_1_there_is_no_transient():

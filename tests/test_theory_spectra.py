@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tinygrad_vg.theory import eigen, rnn
 
@@ -103,3 +103,22 @@ def test_without_input_a_tanh_rnn_below_sigma_w_1_is_linear_at_its_fixed_point()
     assert rnn.tanh_rnn_mean_field_rate(0.8, 0.0) == (0.0, pytest.approx(0.64), pytest.approx(math.log(0.8)))
     with pytest.raises(ValueError, match="input_variance.*-1"):
         rnn.tanh_rnn_mean_field_rate(1.0, -1.0)
+
+
+@settings(max_examples=20)
+@given(st.integers(1, 5), st.integers(0, 2 ** 32 - 1), st.floats(0.0, 3.0))
+def test_the_kreiss_lower_bound_never_exceeds_the_largest_power_norm(n, seed, coupling):
+    rng = np.random.default_rng(seed)
+    weight = np.diag(rng.uniform(-0.9, 0.9, n)) + coupling * np.triu(rng.standard_normal((n, n)), 1)
+    # |lambda| <= 0.9, n <= 5: ||W^s|| <= poly(s) 0.9^s has peaked long before s = 600
+    assert eigen.kreiss_bounds(weight).lower <= eigen.transient(weight, 600).peak * (1 + 1e-9)
+
+
+def test_the_kreiss_bounds_hold_the_jordan_peak_and_are_1_for_a_normal_matrix():
+    lower, upper = eigen.kreiss_bounds(np.array([[0.9, 5.0], [0.0, 0.9]]))
+    assert lower <= eigen.transient(np.array([[0.9, 5.0], [0.0, 0.9]]), 200).peak <= upper
+    assert lower > 10                                     # the resolvent alone predicts a 10-fold rise
+    q, _ = np.linalg.qr(np.random.default_rng(2).standard_normal((4, 4)))
+    lower, _ = eigen.kreiss_bounds(q @ np.diag([0.9, 0.5, -0.3, 0.1]) @ q.T)
+    assert 0.9 < lower <= 1                               # (|z| - 1) / (|z| - 0.9) < 1, -> 1 as |z| grows
+    assert eigen.kreiss_bounds(np.array([[1.0, 1.0], [0.0, 0.5]])) == (np.inf, np.inf)

@@ -8,7 +8,8 @@ That is the whole story only when V is orthogonal (W normal).  Otherwise the eig
 rate as s -> infinity but not the size on the way: ||W^s||_2 can rise far above 1 while every
 |lambda_i| < 1 (Trefethen & Embree 2005, "Spectra and Pseudospectra", ch. 14-16).  Singular
 values bound it: ||W^s||_2 <= sigma_max(W)^s (Pascanu et al. 2013), and ||W^s||_2 itself is the
-largest singular value of W^s, the most any cotangent can grow over s steps.
+largest singular value of W^s, the most any cotangent can grow over s steps; and the resolvent
+predicts the peak without a single power (the Kreiss matrix theorem, kreiss_bounds).
 """
 from collections import namedtuple
 
@@ -84,6 +85,36 @@ def transient(weight, steps):
         condition = np.inf
     s = np.arange(steps + 1)
     rho_powers = spectral_radius(weight) ** s
+    with np.errstate(over="ignore"):                      # a bound past the float range is inf
+        singular_value_bound = largest_singular_value(weight) ** s
+    # inf for a defective W at every s, also where rho^s has underflowed to 0
+    eigenbasis_bound = np.full(steps + 1, np.inf) if np.isinf(condition) else condition * rho_powers
     peak_step = int(np.argmax(norms))
-    return Transient(norms, peak_step, float(norms[peak_step]), rho_powers,
-                     largest_singular_value(weight) ** s, condition * rho_powers)
+    return Transient(norms, peak_step, float(norms[peak_step]), rho_powers, singular_value_bound, eigenbasis_bound)
+
+
+KreissBounds = namedtuple("KreissBounds", "lower upper")
+
+
+def kreiss_bounds(weight, radii=None, angles=64):
+    """K <= max_s ||W^s||_2 <= e n K, from the resolvent alone: the Kreiss constant
+    K = sup over |z| > 1 of (|z| - 1) ||(z I - W)^-1||_2, for an n x n W with rho(W) < 1.
+
+    Lower: (z I - W)^-1 = sum_s W^s / z^(s+1), so (|z| - 1) ||(z I - W)^-1|| <= max_s ||W^s|| at
+    every |z| > 1: a resolvent that is large just outside the unit circle (a pseudospectrum that
+    reaches out of the disk although every eigenvalue is inside) forces a transient.  Upper: the
+    Kreiss matrix theorem with LeVeque & Trefethen's and Spijker's constant e n (Trefethen & Embree
+    2005, ch. 18).  K is maximised over the grid |z| = radii (default 1 + 10^[-4, 1], 100 values)
+    times `angles` angles, so `lower` is a rigorous lower bound (every grid point is one) that
+    approaches K from below; `upper` = e n lower is then the theorem's bound only as far as the
+    grid reaches K.  inf, inf when rho(W) >= 1 (the resolvent is unbounded outside the disk).
+    """
+    weight = np.asarray(weight, dtype=np.float64)
+    if spectral_radius(weight) >= 1:
+        return KreissBounds(np.inf, np.inf)
+    radii = 1 + np.logspace(-4, 1, 100) if radii is None else np.asarray(radii, dtype=np.float64)
+    z = (radii[:, None] * np.exp(2j * np.pi * np.arange(angles) / angles)[None, :]).ravel()
+    resolvent_inputs = z[:, None, None] * np.eye(len(weight)) - weight                 # (points, n, n)
+    smallest = np.linalg.svd(resolvent_inputs, compute_uv=False)[:, -1]             # 1 / ||(z I - W)^-1||
+    constant = float(np.max((np.abs(z) - 1) / smallest))
+    return KreissBounds(constant, np.e * len(weight) * constant)
