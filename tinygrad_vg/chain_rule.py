@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import graph
+from . import graph, plot
 from .tensor import sweep_order
+from .views.notebook import Shown
 
 
 def one_hots(shape):
@@ -131,6 +132,16 @@ class Path:
     product: np.ndarray
     log10_norm: float
 
+    @property
+    def magnitude(self):
+        """The product as one number: itself between scalars, else its Frobenius norm."""
+        return float(self.product.item()) if self.product.size == 1 else float(np.linalg.norm(self.product))
+
+    def route(self, name=short_name):
+        """The nodes the path passes through, input first: `x -> mul -> tanh -> mul`."""
+        passed = [self.edges[0][0], *(node for _, node, _ in self.edges)] if self.edges else []
+        return " -> ".join(name(node) for node in passed) or "(empty path: input is output)"
+
     def __str__(self):
         if not self.edges:
             return f"(empty path: input is output) log10|product| = {self.log10_norm:.4g}"
@@ -142,6 +153,33 @@ class Path:
         return f"{' '.join(steps)}   product {product}   log10|product| {self.log10_norm:.4f}"
 
     __repr__ = __str__
+
+
+class PathListing(list, Shown):
+    """What paths() returns: the list of Paths (it indexes, iterates and sums as a list does) that
+    also shows itself in a notebook: a row per path with its product, and their sum, the gradient."""
+
+    def display_title(self):
+        return f"{len(self)} paths: the gradient is the sum of their products"
+
+    def panels(self):
+        rows = [[k + 1, path.route(), path.magnitude, path.log10_norm] for k, path in enumerate(self)]
+        if self:
+            total = sum(path.product for path in self)
+            rows.append(["sum", "= the gradient (jacobian)",
+                         float(total.item()) if total.size == 1 else float(np.linalg.norm(total)), ""])
+        numbers = list(range(1, len(self) + 1))
+        return [{"title": "|product| of each path's local derivatives", "xlabel": "path", "ylabel": "|product|",
+                 "lines": [{"label": "|product|", "x": numbers, "y": [abs(path.magnitude) for path in self],
+                            "style": "o"}]},
+                {"title": "the paths", "table": {"header": ["path", "through", "product (|product| for arrays)",
+                                                            "log10 |product|"], "rows": rows}}]
+
+    def png(self):
+        return plot.png_bytes(self.panels(), self.display_title())
+
+    def __str__(self):
+        return "\n".join([self.display_title(), *(f"{k + 1}: {path}" for k, path in enumerate(self))])
 
 
 def chain_product(local_jacobians, output_shape, input_shape):
@@ -183,7 +221,7 @@ def paths(output, input, max_paths=10_000):
                          "count_paths() counts them without listing them")
     _, reached = reachable_between(output, input)
     if id(output) not in reached:
-        return []
+        return PathListing()
     local = {}          # (id(node), position) -> local Jacobian, shared by the paths through that edge
     found = []
     # Depth-first from the output, with an explicit stack of (node, rest): rest is the path from node
@@ -206,7 +244,7 @@ def paths(output, input, max_paths=10_000):
             jacobians.append(local[id(child), position])
         product, log10_norm = chain_product(jacobians, output.shape, input.shape)
         found.append(Path(tuple(edges), tuple(jacobians), product, log10_norm))
-    return found
+    return PathListing(found)
 
 
 def derivative_label(parent, node, position, max_entries=250_000):

@@ -18,6 +18,7 @@ import numpy as np
 from . import chain_rule, plot
 from .norms import global_norm
 from .tensor import Tensor
+from .views.notebook import Shown
 
 HOW_TO_GET_OUTPUTS = "`output, outputs = model.forward_with_outputs(x)` (Sequential, DeepChain) returns them"
 
@@ -116,7 +117,7 @@ def describe(value, spec=".3e"):
 
 
 @dataclass
-class ChainReport:
+class ChainReport(Shown):
     """The per-layer records, and the chain end to end.
 
     end_to_end_ratio   |g_first| / |g_L| measured directly, where first is the input when it was
@@ -178,6 +179,29 @@ class ChainReport:
 
     def __str__(self):
         return self.table()
+
+    def display_title(self):
+        return f"chain report: {len(self.layers)} layers, loss {self.loss:.6g}"
+
+    def panels(self):
+        """Per layer |dL/dh_l| and |dL/dW_l| on a log axis, and the table (views' vocabulary)."""
+        layers = [record.layer for record in self.layers]
+        lines = [{"label": "|dL/dh_l|", "x": layers, "y": [r.grad_norm for r in self.layers], "style": "o"}]
+        if any(record.weight_grad_norm is not None for record in self.layers):
+            lines.append({"label": "|dL/dW_l|", "x": layers, "y": [r.weight_grad_norm for r in self.layers],
+                          "style": "C1s"})
+        rows = [[r.layer, "x".join(map(str, r.shape)), r.activation_norm, r.grad_norm, r.gain, r.cumulative_gain,
+                 r.weight_grad_norm, *(("-", "-") if r.jacobian_singular_values is None else
+                                       (float(r.jacobian_singular_values[0]), float(r.jacobian_singular_values[-1])))]
+                for r in self.layers]
+        return [{"title": "gradient norms per layer", "xlabel": "layer l", "ylabel": "norm", "lines": lines},
+                {"title": "per layer", "table": {
+                    "header": ["layer", "shape", "|h_l|", "|dL/dh_l|", "gain", "cumulative", "|dL/dW_l|",
+                               "sigma_max", "sigma_min"],
+                    "rows": [["-" if cell is None else cell for cell in row] for row in rows]}}]
+
+    def png(self):
+        return plot.png_bytes(self.panels(), self.display_title())
 
 
 def chain_report(layer_outputs, loss, weights=None, input=None, spectra_max_size=128):
