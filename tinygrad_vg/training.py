@@ -11,15 +11,48 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import plot
 from .anomaly import NonFiniteError, detect_anomaly
 from .nn.losses import mse_loss
 from .norms import global_norm
 from .optim import SGD, clip_grad_norm_, global_grad_norm
 from .tensor import Tensor
+from .views.notebook import Shown
+from .views.text import table
+
+
+def halt_panel(halted):
+    """The views' "halt" panel from a Halt as a dict (asdict; a command may add its "layer" number)."""
+    where = halted.get("module") or "the loss"
+    return {"title": f"where training halted: step {halted['step']}, {halted['phase']}, {where}",
+            "halt": {"step": halted["step"], "layer": halted.get("layer") or where, "op": halted["op"],
+                     "phase": halted["phase"], "kind": halted["kind"], "message": halted["message"]}}
+
+
+def record_panels(data):
+    """The views' panels of a TrainingRecord as a dict (to_dict(), or a command's result built on it):
+    loss and gradient norm per step on a log axis, the step x layer heatmap of |dL/dW_l|, and the
+    halt panel if training halted (alone when it halted at step 0, before any step was recorded)."""
+    steps, halted = data["steps"], data["halted"]
+    panels = []
+    if steps:
+        numbers = [entry["step"] for entry in steps]
+        marks = [] if halted is None else [{"x": halted["step"], "label": f"halted at step {halted['step']}"}]
+        panels.append({"title": "loss and gradient norm per step", "xlabel": "step", "ylabel": "value",
+                       "marks": marks, "lines": [
+                           {"label": "loss", "x": numbers, "y": [entry["loss"] for entry in steps], "style": "-"},
+                           {"label": "|dL/dθ| before clipping", "x": numbers,
+                            "y": [entry["grad_norm"] for entry in steps], "style": "C1-"}]})
+        panels.append({"title": "log10 |dL/dW_l|: a row per step, a column per layer", "xlabel": "layer l",
+                       "ylabel": "step", "x0": 1, "y0": numbers[0], "colorbar": "log10 |dL/dW_l|",
+                       "heatmap": [entry["weight_grad_norms"] for entry in steps]})
+    if halted is not None:
+        panels.append(halt_panel(halted))
+    return panels
 
 
 @dataclass
-class Halt:
+class Halt(Shown):
     """Where training stopped: `module` is e.g. "layers.37 (Linear)", or None for the loss."""
     step: int
     op: str | None
@@ -28,9 +61,22 @@ class Halt:
     phase: str           # "forward", "backward" or "update"
     message: str
 
+    def display_title(self):
+        return f"training halted at step {self.step}: {self.kind} in the {self.phase} pass"
+
+    def panels(self):
+        return [halt_panel(asdict(self))]
+
+    def png(self):
+        return plot.png_bytes(self.panels(), self.display_title())
+
+    def __str__(self):
+        return (f"halted at step {self.step}, {self.phase} phase, {self.module or 'the loss'}, op {self.op}, "
+                f"{self.kind}: {self.message}")
+
 
 @dataclass
-class TrainingRecord:
+class TrainingRecord(Shown):
     """Per step: loss, total gradient norm before clipping, each layer's weight-gradient norm (for the
     modules named in `weight_names`) and activation norm (for the outputs named in `activation_names`)."""
     weight_names: list
@@ -53,6 +99,24 @@ class TrainingRecord:
                            "weight_grad_norms": self.weight_grad_norms[s],
                            "activation_norms": self.activation_norms[s]} for s in range(self.steps)],
                 "halted": None if self.halted is None else asdict(self.halted)}
+
+    def display_title(self):
+        ending = "finished" if self.halted is None else f"halted at step {self.halted.step}"
+        return f"training record: {self.steps} steps, {ending}"
+
+    def panels(self):
+        return record_panels(self.to_dict())
+
+    def png(self):
+        return plot.png_bytes(self.panels(), self.display_title())
+
+    def __str__(self):
+        """A line per step (every k-th of a long run, and the last), then where it halted."""
+        every = max(1, self.steps // 10)
+        shown = sorted(set(range(0, self.steps, every)) | ({self.steps - 1} if self.steps else set()))
+        rows = [[s, f"{self.loss[s]:.6g}", f"{self.grad_norm[s]:.4e}"] for s in shown]
+        lines = [self.display_title(), table(["step", "loss", "|dL/dθ|"], rows) if rows else "(no step completed)"]
+        return "\n".join(lines + ([str(self.halted)] if self.halted is not None else []))
 
 
 def halt_from_error(step, error):
