@@ -3,6 +3,7 @@ skipped, so `pytest` passes on a laptop with numpy alone; where TINYGRAD_VG_REQU
 (CI installs every extra) a missing extra is an ImportError, a failure instead of a silent skip."""
 import importlib
 import os
+import shutil
 
 import pytest
 
@@ -23,3 +24,13 @@ def installed(module):
             raise
         return False
     return True
+
+
+def require_program(name):
+    """The path of a program on PATH (Graphviz's `dot`), or a skip (a failure when extras are required)."""
+    path = shutil.which(name)
+    if path is None:
+        if REQUIRED:
+            raise FileNotFoundError(f"{name} is not on PATH, and TINYGRAD_VG_REQUIRE_EXTRAS is set")
+        pytest.skip(f"{name} is not on PATH")
+    return path
