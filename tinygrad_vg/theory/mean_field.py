@@ -158,3 +158,19 @@ def gradient_depth_scale(chi1):
     if chi1 == 1:
         return math.inf
     return -1.0 / math.log(chi1)
+
+
+def aligned_cotangent_gain_bound(input_norm, output_norm):
+    """|h_L| / |x|: the least |dL/dx| / |dL/dh_L| of a homogeneous chain whose cotangent dL/dh_L is
+    parallel to its output h_L, where mean-field theory's gain (gradient_gain) does not apply.
+
+    A bias-free chain of linear or relu layers is positively homogeneous of degree 1, so by Euler's
+    theorem h_L = J x with J = dh_L/dx. With dL/dh_L = c h_L (an MSE loss with |h_L| >> |y|),
+    dL/dx = c J^T J x, and Cauchy-Schwarz, |J^T J x| |x| >= x^T J^T J x = |h_L|^2, gives
+    |dL/dx| / |dL/dh_L| >= |h_L| / |x|: the gradient starts in the directions J stretches most.
+    Exact (a bound, at any width) when the cotangent is exactly parallel; the mean-field gains
+    assume instead a backward signal independent of the forward pass (Schoenholz et al. 2017).
+    """
+    if input_norm <= 0:
+        raise ValueError(f"aligned_cotangent_gain_bound: input_norm must be > 0, got {input_norm}")
+    return output_norm / input_norm
