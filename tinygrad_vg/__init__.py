@@ -3,6 +3,7 @@ exploding gradients."""
 from .anomaly import NonFiniteError, UnderflowError, detect_anomaly
 from .chain_rule import Path, count_paths, jacobian, local_jacobian, paths, to_dot
 from .diagnostics import ChainReport, LayerRecord, chain_report
+from .drawing import Drawing, draw
 from .gradcheck import gradcheck
 from .tensor import Tensor, concatenate, maximum, no_grad, stack, where
 from . import nn, optim, training
