@@ -20,7 +20,7 @@ from tinygrad_vg import Tensor, plot
 from tinygrad_vg.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from tinygrad_vg.nn import RNN, init
 from tinygrad_vg.script import OptionError, experiment, main
-from tinygrad_vg.theory import eigen, gaussian, rnn as rnn_theory
+from tinygrad_vg.theory import eigen, gaussian, rnn as rnn_theory, spectra
 
 
 def arguments(parser):
@@ -48,10 +48,6 @@ def gradients_through_time(rnn, inputs, cotangent):
     _, last_state = rnn(Tensor(inputs))
     (last_state * Tensor(cotangent)).sum().backward(retain_grads=True)   # keep every dL/dh_t
     return np.array([h.grad for h in rnn.hidden_states[1:]])[::-1]
-
-
-def row_norms(gradients):
-    return np.linalg.norm(gradients, axis=-1)
 
 
 def fitted_rate(norms):
@@ -89,7 +85,7 @@ def eigendecomposition_part(eigenvalues, steps, rng):
             "mode_eigenvalues": basis.values.real[order].tolist(), "measured_modes": modes[order].tolist(),
             "mode_step": mode_step, "predicted_modes": (basis.values.real[order] ** mode_step).tolist(),
             "measured_rate": fitted_rate(measured_norms[half:]), "predicted_rate": fitted_rate(predicted_norms[half:]),
-            "ln_rho": float(np.log(np.max(np.abs(basis.values))))}
+            "ln_rho": float(np.log(spectra.spectral_radius(weight)))}
 
 
 def transient_part(size, diagonal, coupling, steps, rng):
@@ -100,12 +96,11 @@ def transient_part(size, diagonal, coupling, steps, rng):
     worst = np.linalg.svd(np.linalg.matrix_power(weight, powers.peak_step))[0][:, 0]
     random = rng.standard_normal(size)
     cotangent = np.stack([random / np.linalg.norm(random), worst])
-    measured = row_norms(linear_rnn(weight, steps, cotangent, rng))      # (T, 2), |c| = 1
+    measured = np.linalg.norm(linear_rnn(weight, steps, cotangent, rng), axis=-1)      # (T, 2), |c| = 1
     return {"size": size, "diagonal": list(diagonal), "coupling": coupling, "steps": steps,
-            "rho": float(powers.eigenvalue_powers[1]), "sigma_max": float(powers.singular_value_bound[1]),
-            "condition_number": float(powers.eigenbasis_bound[0]),         # kappa(V) rho^0
-            "peak_step": powers.peak_step,
-            "peak": powers.peak, "power_norms": powers.norms.tolist(), "kreiss": list(eigen.kreiss_bounds(weight)),
+            "rho": spectra.spectral_radius(weight), "sigma_max": spectra.largest_singular_value(weight),
+            "condition_number": float(powers.eigenbasis_bound[0]),   # kappa(V) rho^0 (inf for a defective W)
+            "peak_step": powers.peak_step, "peak": powers.peak, "power_norms": powers.norms.tolist(), "kreiss": list(eigen.kreiss_bounds(weight)),
             "rho_powers": powers.eigenvalue_powers.tolist(), "sigma_max_powers": powers.singular_value_bound.tolist(),
             "eigenbasis_bound": powers.eigenbasis_bound.tolist(),
             "measured_random": measured[:, 0].tolist(), "measured_worst": measured[:, 1].tolist()}
@@ -116,12 +111,13 @@ def tanh_part(width, sigma_w, input_scale, steps, burn_in, rng):
     init.normal_(rnn.weight_hh, 0.0, sigma_w / np.sqrt(width), rng=rng)
     init.normal_(rnn.weight_ih, 0.0, input_scale / np.sqrt(width), rng=rng)
     init.constant_(rnn.bias, 0.0)
-    norms = np.linalg.norm(gradients_through_time(rnn, rng.standard_normal((steps, 8, width)),
-                                                  rng.standard_normal((8, width))), axis=(1, 2))
+    batch = 8                                                   # sequences, so that |dL/dh_t| averages over them
+    norms = np.linalg.norm(gradients_through_time(rnn, rng.standard_normal((steps, batch, width)),
+                                                  rng.standard_normal((batch, width))), axis=(1, 2))
     mean_field = rnn_theory.tanh_rnn_mean_field_rate(sigma_w, input_scale ** 2)
     settled = [h.data for h in rnn.hidden_states[burn_in + 1:]]
     return {"width": width, "sigma_w": sigma_w, "input_variance": input_scale ** 2, "steps": steps,
-            "burn_in": burn_in, "rho": float(np.max(np.abs(np.linalg.eigvals(rnn.weight_hh.data)))),
+            "burn_in": burn_in, "rho": spectra.spectral_radius(rnn.weight_hh.data),
             "measured_norms": norms.tolist(), "measured_rate": fitted_rate(norms[:steps - burn_in]),
             "stationary_variance": mean_field.stationary_variance, "gain": mean_field.gain,
             "predicted_rate": mean_field.rate, "measured_mean_square_state": float(np.mean(np.square(settled))),
@@ -142,6 +138,10 @@ def run(steps=60, eigenvalues=(1.08, 0.95, -0.9, 0.7, 0.5, 0.3), transient_size=
     return {"eigendecomposition": eigendecomposition_part(eigenvalues, steps, rng),
             "transient": transient_part(transient_size, diagonal, coupling, transient_steps, rng),
             "tanh": tanh_part(width, sigma_w, input_scale, tanh_steps, burn_in, rng)}
+
+
+def side(value):
+    return "< 1" if value < 1 else ">= 1"
 
 
 def shown_steps(count, every):
@@ -168,7 +168,7 @@ def show(result):
 
     lines += ["", f"2. A non-normal W ({t['size']} units, eigenvalues {t['diagonal'][0]:g}..{t['diagonal'][1]:g} "
                   f"on the diagonal, {t['coupling']:g} above it):",
-              f"   rho = {t['rho']:.4g} < 1, but sigma_max = {t['sigma_max']:.4g} > 1 and kappa(V) = "
+              f"   rho = {t['rho']:.4g} {side(t['rho'])}, sigma_max = {t['sigma_max']:.4g} {side(t['sigma_max'])}, kappa(V) = "
               f"{t['condition_number']:.3g}. |dL/dh_(T-s)| / |dL/dh_T|:",
               f"{'s':>7} {'random c':>11} {'worst c':>11} {'||W^s||_2':>11} {'rho^s':>11} {'sigma_max^s':>11} "
               f"{'kappa rho^s':>11}"]
@@ -177,8 +177,8 @@ def show(result):
                      f"{t['power_norms'][s]:>11.4e} {t['rho_powers'][s]:>11.4e} {t['sigma_max_powers'][s]:>11.4e} "
                      f"{t['eigenbasis_bound'][s]:>11.4e}")
     random_peak = int(np.argmax(t["measured_random"]))
-    lines += [f"   a random c grows {t['measured_random'][random_peak]:.4g}-fold by s = {random_peak}; the worst c "
-              f"(W^{t['peak_step']}'s top singular vector) {t['measured_worst'][t['peak_step']]:.4g}-fold at "
+    lines += [f"   a random c peaks at {t['measured_random'][random_peak]:.4g} times |c| at s = {random_peak}; the worst c "
+              f"(W^{t['peak_step']}'s top singular vector) at {t['measured_worst'][t['peak_step']]:.4g} at "
               f"s = {t['peak_step']},",
               f"   where ||W^s||_2 peaks at {t['peak']:.4g}, while rho^s = {t['rho_powers'][t['peak_step']]:.3g}. "
               "Eigenvalues give the rate as s -> inf;",
@@ -194,7 +194,8 @@ def show(result):
               f"   growth rate of |dL/dh_(T-s)| over s < {h['steps'] - h['burn_in']}: measured "
               f"{h['measured_rate']:.4f}, mean field ln(gain)/2 = {h['predicted_rate']:.4f}, "
               f"ln rho = {np.log(h['rho']):.4f}",
-              "   rho > 1 yet the gradient vanishes: tanh' < 1 takes more than W gives."]
+              "   " + ("rho > 1 yet the gradient vanishes: tanh' < 1 takes more than W gives." if h["rho"] > 1 > h["gain"]
+                     else "the rate is the mean field's, set by sigma_w and tanh' at q*, not by ln rho.")]
 
     low, high = plot.decade_range(t["measured_worst"] + t["rho_powers"][1:])
     lines += ["", "   part 2, worst c measured and rho^s, log scale:", f"{'':>16}{plot.log_axis(low, high, 40)}"]
