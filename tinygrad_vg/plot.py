@@ -1,20 +1,14 @@
 """Log-scale charts in the terminal, with no dependency: one bar per value, its length proportional
 to log10(value) on a scale shared by all the bars, so equal steps in length are equal factors; and
 the same log-scale pictures as PNG files when matplotlib is installed (save_figure)."""
+import io
 import math
 
 import numpy as np
 
+from .views.axes import as_floats, decade_range, log10_or_nan
+
 EIGHTHS = " ▏▎▍▌▋▊▉"     # partial blocks: a bar's length is drawn to 1/8 of a character
-
-
-def decade_range(values):
-    """(low, high): the whole decades, as powers of ten, spanning the positive finite values."""
-    logs = [math.log10(v) for v in values if v is not None and 0 < v < math.inf]
-    if not logs:
-        return 0, 1
-    low, high = math.floor(min(logs)), math.ceil(max(logs))
-    return low, max(high, low + 1)
 
 
 def log_bar(value, low, high, width=40):
@@ -43,52 +37,125 @@ def log_axis(low, high, width=40):
 
 
 INSTALL_HINT = 'PNG figures need matplotlib, which is not installed: pip install -e ".[plot]"'
+__all__ = ["decade_range", "log10_or_nan", "log_bar", "log_bars", "log_axis", "save_figure", "png_bytes"]
 
 
-def log10_or_nan(values):
-    """log10 of each value as a float array, nan where it has none (zero, negative, inf, nan, None)."""
-    values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where((values > 0) & np.isfinite(values), np.log10(values), np.nan)
+def all_integers(values):
+    return all(float(v).is_integer() for v in values if v is not None and math.isfinite(v))
 
 
-def save_figure(path, panels, title=None):
-    """Write side-by-side log-scale panels to `path` (PNG, or any format matplotlib knows by extension).
+def log_decades(ax, axis, values, ticker):
+    """A log axis over whole decades, labelled at powers of ten (every n-th when many), and at 2 and 5
+    times them too when it spans only one or two decades."""
+    low, high = decade_range(values)
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(10.0 ** low, 10.0 ** high)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    if high - low <= 2:
+        target.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        target.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    else:
+        target.set_major_locator(ticker.LogLocator(base=10, numticks=9))
+        target.set_major_formatter(ticker.LogFormatterSciNotation(base=10))
+    target.set_minor_formatter(ticker.NullFormatter())
+    if high - low > 6:
+        target.set_minor_locator(ticker.NullLocator())
 
-    Each panel is a dict with "title", "xlabel", "ylabel" and either
-      "lines":   [{"label", "x", "y", "style"(optional, e.g. "--" or "o")}, ...], drawn on a log y axis;
-      "heatmap": rows of values (e.g. [step][layer]), drawn as log10 colours, row i at y = i and
-                 column j at x = j + "x0" (optional, default 0: e.g. 1 for layers numbered from 1).
-    Values without a logarithm (0, inf, nan, None) are left out of the picture rather than clipped.
-    matplotlib is imported here, only when a figure is asked for; without it this raises ImportError
-    with INSTALL_HINT."""
-    try:
-        import matplotlib
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
+def integer_ticks(target, ticker):
+    """Ticks at whole numbers only (layers, steps, paths), at steps of 1, 2, 5 or 10 times a power of ten."""
+    target.set_major_locator(ticker.MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
+def draw_lines(ax, panel, ticker):
+    xs = [x for line in panel["lines"] for x in line["x"]] + [mark["x"] for mark in panel.get("marks", [])]
+    ys = [y for line in panel["lines"] for y in line["y"]]
+    for axis, scale, values in (("x", panel.get("xscale", "linear"), xs), ("y", panel.get("yscale", "log"), ys)):
+        (ax.set_xscale if axis == "x" else ax.set_yscale)(scale)
+        if scale == "log":
+            log_decades(ax, axis, values, ticker)
+        elif all_integers(values):
+            integer_ticks(ax.xaxis if axis == "x" else ax.yaxis, ticker)
+    for line in panel["lines"]:
+        # values without a place on the axis become nan: matplotlib leaves them out (and breaks the line)
+        y = as_floats(line["y"])
+        y = 10.0 ** log10_or_nan(y) if panel.get("yscale", "log") == "log" else np.where(np.isfinite(y), y, np.nan)
+        ax.plot(as_floats(line["x"]), y, line.get("style", "-"), label=line["label"])
+    for mark in panel.get("marks", []):
+        ax.axvline(mark["x"], color="#d62728", linestyle="--", linewidth=1.2)
+        ax.annotate(mark.get("label", ""), (mark["x"], 1), xycoords=("data", "axes fraction"), xytext=(0, 4),
+                    textcoords="offset points", ha="center", va="bottom", color="#d62728", fontsize="small")
+    # beside the plot, never on the data
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def draw_heatmap(figure, ax, panel, ticker):
+    """Rows are steps (y, upwards), columns layers (x); colours are log10 of the values."""
+    colours = log10_or_nan(panel["heatmap"])
+    x0, y0 = panel.get("x0", 0), panel.get("y0", 0)
+    rows, columns = colours.shape
+    extent = (x0 - 0.5, x0 + columns - 0.5, y0 - 0.5, y0 + rows - 0.5)
+    image = ax.imshow(colours, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest", extent=extent)
+    figure.colorbar(image, ax=ax, label=f"log10 {panel.get('colorbar', '')}".strip())
+    integer_ticks(ax.xaxis, ticker)
+    integer_ticks(ax.yaxis, ticker)
+
+
+def draw_halt(ax, halt):
+    ax.axis("off")
+    words = (f"Stopped at step {halt.get('step')}, layer {halt.get('layer')}:\n{halt.get('kind', '')} in the "
+             f"{halt.get('phase', '')} of {halt.get('op', '')}")
+    ax.text(0.5, 0.5, words, ha="center", va="center", fontsize="large", color="#d62728", wrap=True,
+            transform=ax.transAxes)
+
+
+def figure_of(panels, title, pyplot, ticker):
+    """The matplotlib figure of the panels: charts, heatmaps and halts side by side (tables and graphs
+    are the HTML page's)."""
+    drawable = [p for p in panels if "lines" in p or "heatmap" in p or "halt" in p]
+    figure, axes = pyplot.subplots(1, max(len(drawable), 1), figsize=(6.4 * max(len(drawable), 1), 4.2), squeeze=False)
+    if not drawable:
+        axes[0][0].axis("off")
+        axes[0][0].text(0.5, 0.5, "No chart here: the HTML page (--html) shows the tables and the graph.",
+                        ha="center", va="center")
+    for ax, panel in zip(axes[0], drawable):
         if "heatmap" in panel:
-            colours = np.array([log10_or_nan(row) for row in panel["heatmap"]])
-            x0 = panel.get("x0", 0)
-            extent = (x0 - 0.5, x0 + colours.shape[1] - 0.5, -0.5, colours.shape[0] - 0.5)
-            image = ax.imshow(colours, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
-                              extent=extent)
-            figure.colorbar(image, ax=ax, label="log10")
+            draw_heatmap(figure, ax, panel, ticker)
+        elif "lines" in panel:
+            draw_lines(ax, panel, ticker)
         else:
-            for line in panel["lines"]:
-                ax.plot(line["x"], 10.0 ** log10_or_nan(line["y"]), line.get("style", "-"), label=line["label"])
-            ax.set_yscale("log")
-            ax.legend(fontsize="small", framealpha=0.7)
-            ax.grid(True, which="major", alpha=0.3)
+            draw_halt(ax, panel["halt"])
         ax.set_title(panel.get("title", ""), fontsize="medium")
         ax.set_xlabel(panel.get("xlabel", ""))
         ax.set_ylabel(panel.get("ylabel", ""))
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    return figure
+
+
+def matplotlib_modules():
+    """pyplot (on the Agg backend, no window) and ticker; ImportError with INSTALL_HINT without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError(INSTALL_HINT) from error
+    matplotlib.use("Agg")
+    from matplotlib import pyplot, ticker
+    return pyplot, ticker
+
+
+def save_figure(path, panels, title=None):
+    """Write the panels (the vocabulary of tinygrad_vg.views) side by side to `path`: PNG, or any format
+    matplotlib knows by the extension. matplotlib is imported here, only when a figure is asked for."""
+    pyplot, ticker = matplotlib_modules()
+    figure = figure_of(panels, title, pyplot, ticker)
+    figure.savefig(path, dpi=110, bbox_inches="tight")     # tight: the legends beside the plots are kept
     pyplot.close(figure)
+
+
+def png_bytes(panels, title=None):
+    """The figure as PNG bytes (for a notebook's image/png); ImportError with INSTALL_HINT without matplotlib."""
+    buffer = io.BytesIO()
+    save_figure(buffer, panels, title)
+    return buffer.getvalue()

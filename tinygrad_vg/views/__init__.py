@@ -8,17 +8,25 @@ is a dict with a "title" and exactly one of these keys, which says what it is:
   "lines":   [{"label", "x", "y", "style"}, ...] with "xlabel", "ylabel" and optionally
              "yscale" ("log", the default, or "linear"), "xscale" ("linear", the default, or "log")
              and "marks" [{"x", "label"}] (vertical markers, e.g. the step where training halted).
-             "style" is a matplotlib format string ("o" points, "-" line, "--" dashed, "C1o" the
-             second colour's points): measured values are points, theory is a line. Values without
-             a logarithm (0, inf, nan, None) are left out of a log axis, never clipped.
+             "style" is a matplotlib format string ("o" points, "-" line, "--" dashed, ":" dotted,
+             "C1o" the second colour's points, "k--" black dashes, "o-" points joined): measured
+             values are points, theory is a line. Values without a logarithm (0, inf, nan, None)
+             are left out of a log axis, never clipped; a log axis spans whole decades, ticked at
+             powers of ten; an axis whose values are all integers (layers from 1, steps) is ticked
+             at integers only.
   "heatmap": rows of values, row i at y = "y0" + i, column j at x = "x0" + j (both default 0),
-             with "xlabel", "ylabel" and "colorbar"; drawn as log10 colours. Rows are steps and
-             columns layers wherever both appear.
+             with "xlabel", "ylabel" and "colorbar" (what the colour is); drawn as log10 colours.
+             Rows are steps (y, upwards) and columns layers (x) wherever both appear.
   "table":   {"header": [...], "rows": [[...], ...]}: cells are numbers or strings.
-  "halt":    {"step", "layer", "op", "phase", "kind", "message"}: where training stopped.
+  "halt":    {"step", "layer", "op", "phase", "kind", "message"}: where training stopped (a field
+             not known is None).
   "graph":   {"dot": DOT text, "edges": [{"from", "to", "derivative"}], "paths":
-             [{"label", "edges": [[from, to], ...], "product"}]}: a computation graph; node names
-             are the DOT node ids.
+             [{"label", "edges": [[from, to], ...], "product"}], "highlight": the index of the path
+             shown first (default 0)}: a computation graph; node names are the DOT node ids, and
+             every edge on path n carries the DOT class "path-n" (an edge on several paths, several
+             classes: class="path-0 path-2"), which the page uses to highlight the chosen path.
 
-Modules: jsondata (JSON-ready data).
+Modules: jsondata (JSON-ready data); html (the page and the notebook fragment) drawing a panel with
+svg (charts), heatmap, graph_panel (with graphviz for the layout) and tables, on axes (scales and
+ticks) and png_encode (the PNG of a large heatmap); text, notebook (the terminal and notebook views).
 """

@@ -1,0 +1,63 @@
+"""A "graph" panel: the computation graph drawn by Graphviz (views.graphviz) with one path highlighted,
+the list of paths beside it, and without `dot` the edge table, the path table and the DOT text.
+
+Highlighting is CSS: the DOT gives each edge `class="path-0 path-2"` (the paths it lies on), and the
+panel's data-path attribute names the path shown (the panel's "highlight", else 0) as written, so
+the page reads without script.
+The radio buttons of the path list change data-path through a few lines of script (PATH_SCRIPT)."""
+from . import graphviz
+from .axes import escape
+from .tables import Markup, table
+
+HIGHLIGHT = "#d62728"
+
+# one handler for the whole page: a path's radio button names the path its graph panel highlights
+PATH_SCRIPT = """<script>
+document.addEventListener("change", function (event) {
+  var choice = event.target.closest("input.tvg-path-choice");
+  if (choice) choice.closest(".tvg-graph").dataset.path = choice.value;
+});
+</script>"""
+
+
+def path_css(panel_id, count):
+    """Path n's edges drawn thick and red when its panel's data-path is n, and its row marked."""
+    rules = []
+    for n in range(count):
+        scope = f'#{panel_id}[data-path="{n}"]'
+        rules.append(f"{scope} g.edge.path-{n} path {{ stroke: {HIGHLIGHT}; stroke-width: 3; }}\n"
+                     f"{scope} g.edge.path-{n} polygon {{ stroke: {HIGHLIGHT}; fill: {HIGHLIGHT}; }}\n"
+                     f"{scope} g.edge.path-{n} text {{ fill: {HIGHLIGHT}; font-weight: bold; }}\n"
+                     f'{scope} tr[data-path="{n}"] {{ background: #fde8e8; }}')
+    return "<style>\n" + "\n".join(rules) + "\n</style>"
+
+
+def path_rows(panel_id, paths, shown):
+    """The path list: a radio button (path `shown` checked), the nodes it passes, the product of its edges."""
+    rows, attributes = [], []
+    for n, path in enumerate(paths):
+        nodes = [path["edges"][0][0], *(edge[1] for edge in path["edges"])] if path["edges"] else []
+        choice = Markup(f'<input type="radio" class="tvg-path-choice" name="{panel_id}-path" value="{n}" '
+                  f'aria-label="highlight path {n}"{" checked" if n == shown else ""}>')
+        rows.append([choice, path.get("label", f"path {n}"), " → ".join(map(str, nodes)), path.get("product", "")])
+        attributes.append(f'data-path="{n}" data-edges="{escape(";".join(f"{a}->{b}" for a, b in path["edges"]))}"')
+    return table(["", "path", "through", "product of its edge derivatives"], rows, attributes)
+
+
+def graph_html(panel, panel_id):
+    graph = panel["graph"]
+    paths, edges = graph.get("paths", []), graph.get("edges", [])
+    edge_table = table(["from", "to", "derivative"],
+                       [[edge["from"], edge["to"], edge.get("derivative", "")] for edge in edges])
+    shown = graph.get("highlight") or 0
+    listing = path_rows(panel_id, paths, shown) if paths else ""
+    svg = graphviz.svg(graph["dot"])
+    if svg is not None:
+        body = (f'<div class="tvg-graph-drawing">{svg}</div>{listing}'
+                f"<details><summary>The edges as a table</summary>{edge_table}</details>")
+    else:
+        body = (f'<p class="tvg-hint">{escape(graphviz.INSTALL_HINT)}</p>{listing}{edge_table}'
+                f'<details open><summary>DOT text</summary><pre class="tvg-dot">{escape(graph["dot"])}</pre></details>')
+    drawn = "dot" if svg is not None else "tables"
+    return (f'<div class="tvg-graph" id="{panel_id}" data-path="{shown}" data-drawn="{drawn}">'
+            f"{path_css(panel_id, len(paths))}{body}</div>")
