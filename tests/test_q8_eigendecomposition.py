@@ -23,7 +23,7 @@ def test_the_linear_rnn_gradient_is_the_eigendecomposition_prediction_to_roundin
     # of their contributions at s = 0, seed 0) and fading, which moves the fitted slope off ln rho by
     # about 0.02 a ln(1.08/0.95) = 2.1e-3 at most; measured 3.0e-4
     assert e["ln_rho"] == pytest.approx(math.log(1.08), rel=1e-12)
-    assert abs(e["measured_rate"] - e["ln_rho"]) < 2.6e-3
+    assert abs(e["measured_rate"] - e["ln_rho"]) < 2.1e-3
 
 
 @settings(max_examples=15)
