@@ -39,8 +39,9 @@ class RNN(Module):
     def forward(self, x, h0=None):
         """x of shape (T, batch, input_size) -> (outputs of shape (T, batch, hidden_size), h_T).
 
-        Afterwards `self.hidden_states` is [h_0, h_1, ..., h_T], nodes of the graph: after
-        backward, hidden_states[t].grad is the gradient of the loss with respect to h_t, through time.
+        Afterwards `self.hidden_states` is [h_0, h_1, ..., h_T], nodes of the graph that ask to keep
+        their gradient (retain_grad): after backward, hidden_states[t].grad is the gradient of the
+        loss with respect to h_t, through time.
         """
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"RNN: input must have shape (T, batch, {self.input_size}), got {x.shape}")
@@ -49,6 +50,8 @@ class RNN(Module):
         for t in range(x.shape[0]):
             z = x[t] @ self.weight_ih.T + h @ self.weight_hh.T + self.bias
             h = NONLINEARITIES[self.nonlinearity](z)
+            if h.requires_grad:
+                h.retain_grad()
             states.append(h)
         self.hidden_states = states
         return stack(states[1:]), h
