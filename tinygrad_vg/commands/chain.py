@@ -21,6 +21,7 @@ from ..script import experiment, main
 from ..tensor import Tensor
 from ..views.text import table
 from .chain_flags import add_chain_arguments
+from .panels import series
 
 BOUNDED = ("tanh", "sigmoid")    # activations whose units cannot leave [-1, 1]
 
@@ -91,10 +92,6 @@ def show(result):
         lines.append(f"some gradients are not finite: the chain left {result['config']['dtype']}'s range "
                      "(`tinygrad-vg train` with the same flags says where)")
     return "\n".join(lines)
-
-
-def series(label, x, y, style):
-    return {"label": label, "x": list(x), "y": list(y), "style": style}
 
 
 def figure(result):

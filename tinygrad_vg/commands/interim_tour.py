@@ -20,6 +20,7 @@ from ..tensor import Tensor
 from ..training import train
 from ..views.text import indent, table
 from . import chain, train as train_command
+from .panels import series
 
 TOUR_DEFAULTS = dict(batch=16, activation="linear", init="identity", scale=1.0, sigma_w=1.0, sigma_b=0.0,
                      residual=False, alpha=1.0, norm=None, dropout=0.0, dtype="float64", seed=0)
@@ -195,10 +196,6 @@ def run(progress=None):
 def show(result):
     return "\n\n".join(["tinygrad-vg: vanishing and exploding gradients, measured beside theory  "
                         "(`tinygrad-vg --help` for more)", *(SHOWS[name](result[name]) for name in SECTIONS)])
-
-
-def series(label, x, y, style):
-    return {"label": label, "x": list(x), "y": list(y), "style": style}
 
 
 def figure(result):

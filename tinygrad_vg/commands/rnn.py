@@ -23,6 +23,7 @@ from ..nn.rnn import NONLINEARITIES
 from ..script import experiment, main
 from ..tensor import Tensor
 from ..views.text import table
+from .panels import series
 
 RNN_INITS = ("default", "identity", "normal", "xavier", "he", "orthogonal")
 # phi'(a_t) read off h_t = phi(a_t): tanh' = 1 - h^2 (saturated units pass almost nothing back),
@@ -130,12 +131,12 @@ def show(result):
 
 def figure(result):
     t = [entry["t"] for entry in result["time_steps"]]
-    series = [("measured |dL/dh_t|", "grad_norm", "o"), ("bound, sigma_max^(T-t)", "bound", "--"),
-              ("rho^(T-t)", "radius_rate", ":"), ("estimate, rho^(T-t) prod rms phi'", "saturation_estimate", "-")]
+    lines = [("measured |dL/dh_t|", "grad_norm", "o"), ("bound, sigma_max^(T-t)", "bound", "--"),
+             ("rho^(T-t)", "radius_rate", ":"), ("estimate, rho^(T-t) prod rms phi'", "saturation_estimate", "-")]
     return [{"title": f"gradient through time, T = {result['config']['length']}, rho = {result['spectral_radius']:.3g}",
              "xlabel": "time step t", "ylabel": "|dL/dh_t|",
-             "lines": [{"label": label, "x": t, "y": [entry[key] for entry in result["time_steps"]], "style": style}
-                       for label, key, style in series]}]
+             "lines": [series(label, t, [entry[key] for entry in result["time_steps"]], style)
+                       for label, key, style in lines]}]
 
 
 if __name__ == "__main__":

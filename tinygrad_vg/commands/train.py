@@ -28,6 +28,7 @@ from ..training import train
 from ..views.jsondata import json_ready
 from ..views.text import table
 from .chain_flags import add_chain_arguments
+from .panels import series
 
 
 def arguments(parser):
@@ -145,11 +146,19 @@ def figure(result):
     halted, steps = result["halted"], [entry["step"] for entry in result["steps"]]
     marks = [] if halted is None else [{"x": halted["step"], "label": f"halted at step {halted['step']}"}]
     if steps:
-        panels.append({"title": "loss", "xlabel": "step", "ylabel": "loss", "marks": marks,
-                       "lines": [{"label": "loss", "x": steps, "y": [entry["loss"] for entry in result["steps"]],
-                                  "style": "-"}]})
-        panels.append({"title": "log10 |dL/dW_l|: a row per step, a column per layer", "xlabel": "layer l",
-                       "ylabel": "step", "x0": 1, "y0": 0, "colorbar": "log10 |dL/dW_l|",
+        last = result["config"]["depth"]
+        panels.append({"title": "loss, beside the loss of predicting the targets' mean", "xlabel": "step",
+                       "ylabel": "loss", "marks": marks,
+                       "lines": [series("loss", steps, [entry["loss"] for entry in result["steps"]], "-"),
+                                 series("predicting the mean", [steps[0], steps[-1]],
+                                        [result["best_constant_loss"]] * 2, "--")]})
+        panels.append({"title": "the first and the last layer's weight gradient", "xlabel": "step",
+                       "ylabel": "|dL/dW_l|", "marks": marks,
+                       "lines": [series(f"layer {layer}", steps, [entry["weight_grad_norms"][layer - 1]
+                                                                   for entry in result["steps"]], style)
+                                 for layer, style in ((1, "-"), (last, "--"))]})
+        panels.append({"title": "|dL/dW_l| in log colours: a row per step, a column per layer", "xlabel": "layer l",
+                       "ylabel": "step", "x0": 1, "y0": 0, "colorbar": "|dL/dW_l|",
                        "heatmap": [entry["weight_grad_norms"] for entry in result["steps"]]})
     if halted is not None:
         panels.append({"title": f"where training halted: step {halted['step']}",
@@ -158,12 +167,11 @@ def figure(result):
     if norms is not None:
         layers = list(range(1, len(norms) + 1))
         largest = float(np.finfo(DTYPES[result["config"]["dtype"]]).max)
-        panels.append({"title": f"|h_l| in step {halted['step']}'s forward pass, run again unchecked",
+        panels.append({"title": f"|h_l| of step {halted['step']}'s forward pass, run again unchecked",
                        "xlabel": "layer l", "ylabel": "|h_l|",
-                       "marks": [{"x": halted["layer"], "label": "halted here"}] if halted["layer"] else [],
-                       "lines": [{"label": "|h_l| (inf left out)", "x": layers, "y": norms, "style": "o"},
-                                 {"label": f"{result['config']['dtype']} max", "x": [1, layers[-1]],
-                                  "y": [largest, largest], "style": "--"}]})
+                       "marks": [{"x": halted["layer"], "label": "halted"}] if halted["layer"] else [],
+                       "lines": [series("|h_l|", layers, norms, "o"),
+                                 series(f"{result['config']['dtype']} max", [1, layers[-1]], [largest] * 2, "--")]})
     return panels
 
 
