@@ -1,6 +1,7 @@
-"""The optional extras a test may need (matplotlib, torch). Where one is not installed its tests are
-skipped, so `pytest` passes on a laptop with numpy alone; where TINYGRAD_VG_REQUIRE_EXTRAS is set
-(CI installs every extra) a missing extra is an ImportError, a failure instead of a silent skip."""
+"""The optional extras a test may need (matplotlib, torch, Playwright; the programs `dot` and a
+headless Chromium). Where one is not installed its tests are skipped, so `pytest` passes on a laptop
+with numpy alone; where TINYGRAD_VG_REQUIRE_EXTRAS is set (CI installs every extra) a missing extra
+is an ImportError (a missing program FileNotFoundError), a failure instead of a silent skip."""
 import importlib
 import os
 import shutil
@@ -34,3 +35,14 @@ def require_program(name):
             raise FileNotFoundError(f"{name} is not on PATH, and TINYGRAD_VG_REQUIRE_EXTRAS is set")
         pytest.skip(f"{name} is not on PATH")
     return path
+
+
+def require_program(program):
+    """The path of an executable (a name on PATH or an absolute path), or a skip (a failure when extras
+    are required): Graphviz's `dot`, the headless Chromium the browser tests drive."""
+    found = shutil.which(program)
+    if found is None:
+        if REQUIRED:
+            raise FileNotFoundError(f"{program} is not installed, and TINYGRAD_VG_REQUIRE_EXTRAS is set")
+        pytest.skip(f"{program} is not installed")
+    return found

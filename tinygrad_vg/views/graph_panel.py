@@ -41,14 +41,16 @@ def path_rows(panel_id, paths, shown):
                   f'aria-label="highlight path {n}"{" checked" if n == shown else ""}>')
         rows.append([choice, path.get("label", f"path {n}"), " → ".join(map(str, nodes)), path.get("product", "")])
         attributes.append(f'data-path="{n}" data-edges="{escape(";".join(f"{a}->{b}" for a, b in path["edges"]))}"')
-    return table(["", "path", "through", "product of its edge derivatives"], rows, attributes)
+    return table(["", "path", "through", "product of its edge derivatives"], rows, attributes,
+                 caption="every path from an input to the output; choose one to highlight it")
 
 
 def graph_html(panel, panel_id):
     graph = panel["graph"]
     paths, edges = graph.get("paths", []), graph.get("edges", [])
     edge_table = table(["from", "to", "derivative"],
-                       [[edge["from"], edge["to"], edge.get("derivative", "")] for edge in edges])
+                       [[edge["from"], edge["to"], edge.get("derivative", "")] for edge in edges],
+                       caption="every edge and its local derivative")
     shown = graph.get("highlight") or 0
     listing = path_rows(panel_id, paths, shown) if paths else ""
     svg = graphviz.svg(graph["dot"])

@@ -41,7 +41,7 @@ def cells_svg(values, logs, rgb, x_scale, y_scale, x0, y0):
             parts.append(f'<rect class="tvg-cell" data-x="{x}" data-y="{y}" data-value="{datum(value)}" '
                          f'x="{coordinate(x_scale.position(x) - width / 2)}" '
                          f'y="{coordinate(y_scale.position(y) - height / 2)}" width="{coordinate(width)}" '
-                         f'height="{coordinate(height)}" fill="{hex_colour(rgb[i, j])}">'
+                         f'height="{coordinate(height)}" fill="{hex_colour(rgb[i, j])}" shape-rendering="crispEdges">'
                          f'<title>x {x}, y {y}: {number(value)}</title></rect>')
     return "".join(parts)
 

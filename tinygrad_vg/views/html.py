@@ -21,7 +21,9 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg-description { color: #333; max-width: 48rem; }
 .tvg-panel { margin: 1.8rem 0; }
 .tvg table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.5rem 0; }
-.tvg td, .tvg th { border-bottom: 1px solid #ddd; padding: 0.15rem 0.6rem; text-align: right; }
+.tvg td, .tvg th { border-bottom: 1px solid #ddd; padding: 0.15rem 0.6rem; text-align: left; }
+.tvg td.tvg-number { text-align: right; }
+.tvg caption { text-align: left; color: #555; padding-bottom: 0.2rem; white-space: nowrap; }
 .tvg th { border-bottom: 2px solid #999; }
 .tvg pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
 .tvg details { margin: 0.6rem 0; }
@@ -45,7 +47,6 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg-halt dd { margin: 0; font-weight: bold; }
 .tvg-hint { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5rem 0.8rem; }
 .tvg-graph-drawing svg { max-width: 100%; height: auto; max-height: 40rem; }
-.tvg-graph td:nth-child(3) { text-align: left; }
 """
 
 HALT_FIELDS = ("step", "layer", "op", "phase", "kind")
