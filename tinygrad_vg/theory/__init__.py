@@ -18,6 +18,7 @@ where its statement comes from.  One subject per module; all of them are re-expo
   residual        residual chains: the gain 1 + alpha^2 sigma_w^2 per block
   identity_chain  the W = k I chain in closed form, and where it overflows
   spectra         spectral radius and largest singular value
+  eigen           W^s through W = V diag(lambda) V^-1, and non-normal transients
   rnn             recurrent chains: bounds and estimates of the gradient through time
   remedies        Adam's first step, BatchNorm's gradient growth at initialisation
 """
@@ -33,6 +34,9 @@ from .identity_chain import (IdentityChain, identity_chain, SGDStep, identity_ch
                              overflow_layer, NonFinite, identity_chain_first_nonfinite,
                              OverflowDepths, overflow_depth_estimates)
 from .spectra import spectral_radius, largest_singular_value
-from .rnn import rnn_gradient_bound, linear_rnn_gradient_norms, saturated_rnn_gradient_ratios
+from .eigen import (Eigenbasis, eigenbasis, eigendecomposition_gradients, Transient, transient, KreissBounds,
+                    kreiss_bounds)
+from .rnn import (rnn_gradient_bound, linear_rnn_gradient_norms, saturated_rnn_gradient_ratios, TanhRNNRate,
+                  tanh_rnn_mean_field_rate)
 from .remedies import (adam_first_step, BatchNormGrowth, batchnorm_gradient_growth,
                        batchnorm_gradient_growth_monte_carlo)
