@@ -28,7 +28,8 @@ def installed(module):
 
 
 def require_program(name):
-    """The path of a program on PATH (Graphviz's `dot`), or a skip (a failure when extras are required)."""
+    """The path of a program (a name on PATH or an absolute path: Graphviz's `dot`, the headless
+    Chromium), or a skip of the calling test (a failure when extras are required)."""
     path = shutil.which(name)
     if path is None:
         if REQUIRED:
@@ -36,13 +37,3 @@ def require_program(name):
         pytest.skip(f"{name} is not on PATH")
     return path
 
-
-def require_program(program):
-    """The path of an executable (a name on PATH or an absolute path), or a skip (a failure when extras
-    are required): Graphviz's `dot`, the headless Chromium the browser tests drive."""
-    found = shutil.which(program)
-    if found is None:
-        if REQUIRED:
-            raise FileNotFoundError(f"{program} is not installed, and TINYGRAD_VG_REQUIRE_EXTRAS is set")
-        pytest.skip(f"{program} is not installed")
-    return found
