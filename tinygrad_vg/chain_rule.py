@@ -181,6 +181,10 @@ class PathListing(list, Shown):
     def __str__(self):
         return "\n".join([self.display_title(), *(f"{k + 1}: {path}" for k, path in enumerate(self))])
 
+    def _repr_pretty_(self, printer, cycle):
+        """IPython prints a list by its own rule, over the mime bundle's text/plain: this text instead."""
+        printer.text(str(self))
+
 
 def chain_product(local_jacobians, output_shape, input_shape):
     """(J_k ... J_1 as an array of shape output_shape + input_shape, log10 of its Frobenius norm).

@@ -178,25 +178,16 @@ class Drawing(Shown):
         return f"the graph of {self.root}"
 
     def panels(self):
-        """A "graph" panel, then the edge table and the path table (when there are paths)."""
+        """One "graph" panel (the views draw its edge and path tables beside or instead of the SVG);
+        "nodes" adds each node's id, first label line and classes, for a table that names them."""
         title = "edges carry local derivatives; nodes their value and grad"
-        panels = [{"title": f"{title}{'; ' + self.note if self.note else ''}",
-                   "graph": {"dot": self.dot,
-                             "edges": [{key: edge[key] for key in ("from", "to", "derivative", "id")}
-                                       for edge in self.edges],
-                             "paths": self.paths, "highlight": self.highlighted}}]
-        if self.edges:
-            described = {node["id"]: node["lines"][0] for node in self.nodes}
-            panels.append({"title": "edges and their local derivatives", "table": {
-                "header": ["from", "to", "local derivative"],
-                "rows": [[f'{edge["from"]} {described[edge["from"]]}', f'{edge["to"]} {described[edge["to"]]}',
-                          edge["derivative"]] for edge in self.edges]}})
-        if self.paths:
-            panels.append({"title": "paths: the gradient is the sum of their products", "table": {
-                "header": ["path", "product (|product| for arrays)", "log10 |product|"],
-                "rows": [[path["label"] + ("  (highlighted)" if path["highlighted"] else ""), path["product"],
-                          path["log10_norm"]] for path in self.paths]}})
-        return panels
+        return [{"title": f"{title}{'; ' + self.note if self.note else ''}",
+                 "graph": {"dot": self.dot,
+                           "nodes": [{"id": node["id"], "label": node["lines"][0], "class": node["class"]}
+                                     for node in self.nodes],
+                           "edges": [{key: edge[key] for key in ("from", "to", "derivative", "id")}
+                                     for edge in self.edges],
+                           "paths": self.paths, "highlight": self.highlighted}}]
 
     def __str__(self):
         if not self.nodes:
