@@ -110,6 +110,18 @@ def test_a_big_graph_is_summarised_and_says_so():
     assert "n0" in draw(y, max_nodes=None).dot
 
 
+def test_an_overflowed_graph_is_drawn_as_it_is_with_finite_norms_where_the_entries_are_finite():
+    x = Tensor([1e200, 2.0], requires_grad=True)
+    W = Tensor([[1e200, 0.0], [0.0, 1.0]], requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = ((W @ x) * 1e200).sum()                  # W @ x overflows; inf * 0 in the mul's Jacobian is nan
+        y.backward()
+    drawing = draw(y, params={"W": W}, highlight=x)
+    assert "W: parameter (2, 2)\\nvalue |1e+200|" in drawing.dot   # the norm of finite entries is finite
+    assert any(edge["derivative"] == "1: J holds nan" for edge in drawing.edges)
+    assert drawing.paths[0]["product"] == np.inf
+
+
 def test_bad_arguments_are_type_errors_that_say_what_was_given():
     x, w, y = scalar_graph()
     with pytest.raises(TypeError, match="draw: y must be a Tensor, got float"):

@@ -259,6 +259,8 @@ def derivative_label(parent, node, position, max_entries=250_000):
     local = local_jacobian(node, position)
     if local.size == 1:
         return f"{position}: {local.item():.4g}"
+    if not np.all(np.isfinite(local)):     # an overflowed graph: no singular values to compute
+        return f"{position}: J holds {'nan' if np.isnan(local).any() else 'inf'}"
     return f"{position}: |J|={np.linalg.norm(local.reshape(node.size, parent.size), 2):.3g}"
 
 

@@ -101,16 +101,34 @@ def draw(y, params=None, highlight=None, max_nodes=60):
                        f"{len(order)} nodes, more than max_nodes={max_nodes}: drawn summarised by kind of node")
     found, marked, note = listed_paths(y, highlight)
     ids = {id(node): f"n{k}" for k, node in enumerate(order)}
-    on_path = {}                        # id of an edge or a node -> the classes of the paths through it
+    with np.errstate(all="ignore"):     # an overflowed graph is drawn as it is, inf and nan included
+        nodes, edges = records(y, order, ids, names, found, marked)
+    listing = [{"label": f"path {k + 1}: " + path.route(lambda node: names.get(id(node)) or chain_rule.short_name(node)),
+                "edges": [[ids[id(parent)], ids[id(node)]] for parent, node, _ in path.edges],
+                "edge_ids": [edge_id(ids, *edge) for edge in path.edges],
+                "product": path.magnitude, "log10_norm": path.log10_norm, "class": f"path-{k}",
+                "highlighted": k == marked}
+               for k, path in enumerate(found)]
+    has_grads = any(line.startswith("grad ") and line != "grad -" for node in nodes for line in node["lines"])
+    caption = "" if has_grads else "no grad yet: call backward() to see the gradients"
+    return Drawing(chain_rule.short_name(y), dot_text(nodes, edges, caption), nodes, edges, listing, marked, note)
+
+
+def edge_id(ids, parent, node, position):
+    return f"{ids[id(parent)]}_{ids[id(node)]}_{position}"
+
+
+def records(y, order, ids, names, found, marked):
+    """(a record per node, a record per edge): what it shows, its classes (its kind, and path-k for
+    each listed path k through it), and whether it is on the highlighted path."""
+    on_path = {}                        # an edge (or a node's id) -> the classes of the paths through it
     for k, path in enumerate(found):
         for parent, node, position in path.edges:
             for key in ((id(parent), id(node), position), id(parent), id(node)):
                 on_path.setdefault(key, []).append(f"path-{k}")
-    marked_keys = set(edge_keys(found[marked])) if marked is not None else set()
-    marked_nodes = {end for key in marked_keys for end in key[:2]}
+    marked_edges = set(edge_keys(found[marked])) if marked is not None else set()
+    marked_nodes = {end for key in marked_edges for end in key[:2]}
     computed = chain_rule.gradients(y)  # the intermediates' gradients, which backward frees
-    has_grads = any(node.grad is not None or id(node) in computed for node in order)
-
     nodes = []
     for node in order:
         first, classes = what(node, names)
@@ -118,25 +136,14 @@ def draw(y, params=None, highlight=None, max_nodes=60):
         if node.requires_grad:
             grad = node.grad if node.grad is not None else computed.get(id(node))
             lines.append(f"grad {graph.magnitude(grad) if grad is not None else '-'}")
-        nodes.append({"id": ids[id(node)], "lines": lines,
-                      "class": " ".join([classes, *dict.fromkeys(on_path.get(id(node), []))]),
-                      "marked": id(node) in marked_nodes})
-    edges = []
-    for node in order:
-        for position, parent in enumerate(node.inputs):
-            key = (id(parent), id(node), position)
-            edges.append({"id": f"{ids[id(parent)]}_{ids[id(node)]}_{position}", "from": ids[id(parent)],
-                          "to": ids[id(node)], "position": position,
-                          "derivative": chain_rule.derivative_label(parent, node, position),
-                          "class": " ".join(on_path.get(key, [])), "marked": key in marked_keys})
-    listing = [{"label": f"path {k + 1}: " + path.route(lambda node: names.get(id(node)) or chain_rule.short_name(node)),
-                "edges": [[ids[id(parent)], ids[id(node)]] for parent, node, _ in path.edges],
-                "edge_ids": [f"{ids[id(parent)]}_{ids[id(node)]}_{position}" for parent, node, position in path.edges],
-                "product": path.magnitude, "log10_norm": path.log10_norm, "class": f"path-{k}",
-                "highlighted": k == marked}
-               for k, path in enumerate(found)]
-    caption = "" if has_grads else "no grad yet: call backward() to see the gradients"
-    return Drawing(chain_rule.short_name(y), dot_text(nodes, edges, caption), nodes, edges, listing, marked, note)
+        nodes.append({"id": ids[id(node)], "lines": lines, "marked": id(node) in marked_nodes,
+                      "class": " ".join([classes, *dict.fromkeys(on_path.get(id(node), []))])})
+    edges = [{"id": edge_id(ids, parent, node, position), "from": ids[id(parent)], "to": ids[id(node)],
+              "derivative": chain_rule.derivative_label(parent, node, position),
+              "class": " ".join(on_path.get((id(parent), id(node), position), [])),
+              "marked": (id(parent), id(node), position) in marked_edges}
+             for node in order for position, parent in enumerate(node.inputs)]
+    return nodes, edges
 
 
 def dot_text(nodes, edges, caption):

@@ -6,6 +6,8 @@ no harder than a chain of 3.
 """
 import numpy as np
 
+from .norms import global_norm
+
 
 FINISH = object()   # on the stack under a node's inputs: once it comes off, they are all emitted
 
@@ -69,9 +71,9 @@ def node_label(node, values=False, grad=None):
 
 
 def magnitude(array):
-    """A scalar as itself, an array as its Frobenius norm."""
+    """A scalar as itself, an array as its Frobenius norm (finite whenever the entries are)."""
     array = np.asarray(array)
-    return f"{array.item():.4g}" if array.size == 1 else f"|{np.linalg.norm(array):.4g}|"
+    return f"{array.item():.4g}" if array.size == 1 else f"|{global_norm([array]):.4g}|"
 
 
 def quote(text):
