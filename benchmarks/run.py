@@ -1,4 +1,4 @@
-"""Benchmarks of issue 6: tinygrad_vg against a hand-written numpy forward/backward of the same model.
+"""Benchmarks of issues 6 and 15: tinygrad_vg against a hand-written numpy forward/backward of the same model.
 
     python benchmarks/run.py                 # the full suite, a few minutes
     python benchmarks/run.py --quick         # reduced sizes, seconds: a smoke run
@@ -43,6 +43,14 @@ given (no trimming, no mmap below 32 MiB), the same for every implementation; --
 keeps glibc's defaults, to see what a program left to them may pay. The minor page faults of each
 step are reported either way.
 
+Two paths of the engine are timed, each against numpy in the same process. The training path
+(the main table, under the pinned malloc above) calls backward(retain_grads=False). The default
+path (issue 15) is what a user's loop does: plain loss.backward() under glibc's default malloc, with
+no GLIBC_TUNABLES; the full run times it and numpy each alone in a fresh child process per case
+(what ran in the heap before changes a step's page faults, as above), with page
+faults and peak memory, and prints it as a second table (--default-path alone times the two in
+turns in one process).
+
 Exit status 1 when an implementation fails or its gradients disagree with numpy's; a missed budget
 is reported in the table but is not an error.
 """
@@ -54,6 +62,7 @@ STEADY_MALLOC = "glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_thresh
 
 import argparse  # noqa: E402  (the thread variables must be set before numpy is imported)
 import contextlib  # noqa: E402
+import dataclasses  # noqa: E402
 import gc  # noqa: E402
 import importlib.metadata  # noqa: E402
 import json  # noqa: E402
@@ -88,6 +97,8 @@ class Case:
     budget: float | None         # on us/op when the workload counts ops, else on the time ratio
     memory_budget: float | None  # on the peak-memory ratio tinygrad_vg/numpy
     repeats: int
+    default_budget: float | None = None         # issue 15's, for the default path (--default-path)
+    default_memory_budget: float | None = None
 
 
 def suite(quick, deep, repeats):
@@ -101,15 +112,15 @@ def suite(quick, deep, repeats):
         return repeats or (3 if quick else default)
 
     cases = [
-        Case("W1", mlp(depth, 64, 64), 1.6, 1.5, repeats_or(9)),
-        Case("W1", mlp(depth, 256, 64), 1.10, 1.5, repeats_or(9)),
+        Case("W1", mlp(depth, 64, 64), 1.6, 1.5, repeats_or(9), 1.6),
+        Case("W1", mlp(depth, 256, 64), 1.10, 1.5, repeats_or(9), 1.15, 1.5),
         Case("W1", mlp(depth, 1024, 64), None, 1.5, repeats_or(5)),
         Case("W1", mlp(depth, 256, 64, np.float32), 1.2, 1.5, repeats_or(9)),
         Case("W2", elementwise_chain(n_ops), 5.0, None, repeats_or(9)),
     ]
     cases += [Case("W3", scalar_chain(steps), 5.0, None, repeats_or(min(9, max(1, 300_000 // steps))))
               for steps in chain_steps]
-    cases.append(Case("W4", rnn(rnn_steps, 128, 32, 128), 1.25, None, repeats_or(9)))
+    cases.append(Case("W4", rnn(rnn_steps, 128, 32, 128), 1.25, None, repeats_or(9), 1.4))
     return cases
 
 
@@ -164,11 +175,16 @@ def collector_time(clock, spent):
         gc.callbacks.remove(on_collection)
 
 
-def run_case(case, names, clock):
+def run_case(case, names, clock, default_path=False, alone=None):
+    """Check each implementation's gradients against the first's, then time them in turns (or only
+    `alone`, the others having served as the reference)."""
     results, steps, reference = {}, {}, None
     for name in names:
         try:
-            step = IMPLEMENTATIONS[name](case.workload)
+            if name == ENGINE:
+                step = IMPLEMENTATIONS[name](case.workload, default_path=default_path)
+            else:
+                step = IMPLEMENTATIONS[name](case.workload)
             grads = step()          # the warm-up, checked against numpy's gradients
         except ModuleNotFoundError as error:
             if error.name != name:
@@ -183,6 +199,9 @@ def run_case(case, names, clock):
         steps[name] = step
         results[name] = {"status": "ok", "grad_problem": grad_problem(grads, reference)}
         del grads
+    if alone is not None:
+        steps = {alone: steps[alone]} if alone in steps else {}
+        results = {alone: results[alone]}
 
     seconds = {name: [] for name in steps}
     in_collector = {name: [] for name in steps}
@@ -209,7 +228,11 @@ def run_case(case, names, clock):
     for name in (ENGINE, BASELINE):
         if name in steps:
             results[name]["peak_bytes"], results[name]["kept_bytes"] = memory_of(steps[name])
-    return summarize(case, results)
+    return summarize(default_budgets(case) if default_path else case, results)
+
+
+def default_budgets(case):
+    return dataclasses.replace(case, budget=case.default_budget, memory_budget=case.default_memory_budget)
 
 
 def summarize(case, results):
@@ -220,7 +243,8 @@ def summarize(case, results):
             result["ratio"] = result["median_s"] / baseline["median_s"]
             result["figure"] = result.get("us_per_op", result["ratio"])
     engine = results.get(ENGINE, {})
-    memory_ratio = engine["peak_bytes"] / baseline["peak_bytes"] if "peak_bytes" in engine else None
+    memory_ratio = (engine["peak_bytes"] / baseline["peak_bytes"]
+                    if "peak_bytes" in engine and "peak_bytes" in baseline else None)
     return {
         "case": case.workload.name, "group": case.group, "ops": case.workload.ops,
         "repeats": case.repeats, "unit": "us/op" if case.workload.ops else "x numpy",
@@ -309,12 +333,44 @@ def print_report(reports, peers, clock):
                      bytes_text(engine["kept_bytes"]), bytes_text(baseline["kept_bytes"])])
     print_table(headers, rows)
 
+    if any("default_path" in report for report in reports):
+        print_default_path(reports)
+
     print("\nGradients checked against the hand-written numpy backward before timing:")
     for report in reports:
         checks = [f"{name} {result.get('grad_problem') or 'ok'}"
                   for name, result in report["implementations"].items()
                   if name != BASELINE and result["status"] == "ok"]
         print(f"  {report['case']}: {', '.join(checks) or 'nothing to check'}")
+
+
+def print_default_path(reports):
+    """The second table: plain loss.backward() under glibc's default malloc, beside numpy's step."""
+    print("\nDefault path (issue 15): the step a user's loop takes, loss.backward() (which keeps .grad on the"
+          "\nleaves and on what asked with retain_grad()), under glibc's default malloc (no GLIBC_TUNABLES);"
+          "\nit and numpy each timed alone in a fresh Python process per case, as a user's program runs")
+    headers = ["case", "tinygrad_vg", "numpy", "vg/numpy", "budget", "", "faults vg | numpy",
+               "peak vg/numpy", "budget", ""]
+    rows = []
+    for report in reports:
+        default = report.get("default_path")
+        if default is None:
+            continue
+        if "implementations" not in default:
+            rows.append([report["case"], default["status"]] + ["-"] * (len(headers) - 2))
+            continue
+        engine, baseline = default["implementations"][ENGINE], default["implementations"][BASELINE]
+        unit = default["unit"]
+        rows.append([report["case"], timing_text(engine), timing_text(baseline),
+                     figure_text(engine["figure"], unit) if "figure" in engine else "-",
+                     "<= " + figure_text(default["budget"], unit) if default["budget"] else "-",
+                     verdict_text(default["meets_budget"]),
+                     f"{engine['page_faults']:.0f} | {baseline['page_faults']:.0f}"
+                     if "page_faults" in engine and "page_faults" in baseline else "-",
+                     f"{default['memory_ratio']:.2f}x" if default["memory_ratio"] is not None else "-",
+                     f"<= {default['memory_budget']:.2f}x" if default["memory_budget"] else "-",
+                     verdict_text(default["meets_memory_budget"])])
+    print_table(headers, rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,22 +413,58 @@ def parse_args(argv):
     parser.add_argument("--system-malloc", action="store_true",
                         help="keep glibc's malloc defaults (by default the script re-executes itself "
                              "with GLIBC_TUNABLES so that freed memory stays in the process)")
+    parser.add_argument("--default-path", action="store_true",
+                        help="time the engine's plain loss.backward() instead of the training path, under glibc's "
+                             "default malloc (the full run does this in a process of its own)")
+    parser.add_argument("--no-default-path", action="store_true",
+                        help="skip the default-path run (the second table)")
+    parser.add_argument("--as-child", action="store_true", help=argparse.SUPPRESS)  # write --json, print no table
+    parser.add_argument("--alone", choices=(BASELINE, ENGINE), help=argparse.SUPPRESS)  # time only this one
+    parser.add_argument("--only-case", type=int, help=argparse.SUPPRESS)   # the k-th of the selected cases
     parser.add_argument("--peer", choices=PEERS,
                         help="time only this peer against numpy (what the full run does for each "
                              "installed peer, in a process of its own)")
     return parser.parse_args(argv)
 
 
+def child_cases(argv, flags, environment=None):
+    """The cases this script reports when run with `flags` added in a fresh Python process, or the
+    sentence saying why it failed."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "child.json"
+        child = subprocess.run([sys.executable, __file__, *argv, *flags, "--as-child", "--json", str(path)],
+                               stdout=subprocess.DEVNULL, env=environment)
+        if child.returncode != 0:
+            return f"error: its process exited with {child.returncode}"
+        return json.loads(path.read_text())["cases"]
+
+
 def peer_results(peer, argv, n_cases):
     """`peer`'s result in each case, timed against numpy by this script in a fresh Python process."""
     print(f"  {peer}: in a process of its own", flush=True)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{peer}.json"
-        child = subprocess.run([sys.executable, __file__, *argv, "--peer", peer, "--json", str(path)],
-                               stdout=subprocess.DEVNULL)
-        if child.returncode != 0:
-            return [{"status": f"error: its process exited with {child.returncode}"}] * n_cases
-        return [case["implementations"][peer] for case in json.loads(path.read_text())["cases"]]
+    cases = child_cases(argv, ["--peer", peer])
+    if isinstance(cases, str):
+        return [{"status": cases}] * n_cases
+    return [case["implementations"][peer] for case in cases]
+
+
+def default_path_results(argv, cases):
+    """Each case's default-path report: plain loss.backward() and numpy, each timed alone in a fresh
+    Python process under glibc's default malloc. Alone and fresh, because that is how a user's
+    program runs, and because what else ran in the heap before (the other implementation, an
+    earlier case) changes a step's page faults: where long-lived arrays sit decides whether glibc
+    can return the freed memory above them (W4's engine step: 115 faults fresh, 6,451 after W1)."""
+    print("  the default path, loss.backward() under glibc's default malloc: numpy and tinygrad_vg "
+          "each alone in a fresh process per case", flush=True)
+    environment = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    reports = []
+    for k, case in enumerate(cases):
+        results = {}
+        for name in (BASELINE, ENGINE):
+            child = child_cases(argv, ["--default-path", "--alone", name, "--only-case", str(k)], environment)
+            results[name] = {"status": child} if isinstance(child, str) else child[0]["implementations"][name]
+        reports.append(summarize(default_budgets(case), results))
+    return reports
 
 
 def main(argv=None):
@@ -382,6 +474,8 @@ def main(argv=None):
         sys.exit("--peer writes its results to the file given by --json")
     cases = [case for case in suite(args.quick, args.deep, args.repeats)
              if args.workload is None or case.group in args.workload]
+    if args.only_case is not None:
+        cases = cases[args.only_case:args.only_case + 1]
     peers = () if args.no_peers else PEERS
     limits, blas = blas_threads()
     environment = {"python": platform.python_version(), "numpy": np.__version__, "blas": blas,
@@ -401,13 +495,19 @@ def main(argv=None):
     with limits:
         for case in cases:
             print(f"  {case.workload.name}: ", end="", flush=True)
-            reports.append(run_case(case, (BASELINE, args.peer or ENGINE), CLOCKS[args.clock]))
+            reports.append(run_case(case, (BASELINE, args.peer or ENGINE), CLOCKS[args.clock], args.default_path,
+                                    args.alone))
             print(", ".join(f"{name} {timing_text(result)}"
                             for name, result in reports[-1]["implementations"].items()))
-    if args.peer:       # a child of the full run, which reads the JSON
+    if args.peer or args.as_child:       # a child of the full run, which reads the JSON
         Path(args.json).write_text(json.dumps({"cases": reports}))
         return 0
     passed_on = [arg for arg in argv if arg not in ("--json", args.json)]
+    if args.default_path:
+        peers = ()
+    elif not args.no_default_path:
+        for report, default in zip(reports, default_path_results(passed_on, cases)):
+            report["default_path"] = default
     for peer in peers:
         results = (peer_results(peer, passed_on, len(reports)) if environment[peer] != "not installed" else
                    [{"status": "not installed"}] * len(reports))
@@ -428,7 +528,7 @@ def main(argv=None):
 
 def steady_malloc_wanted():
     """True when this script should re-execute itself under STEADY_MALLOC (glibc only)."""
-    return ("--system-malloc" not in sys.argv and platform.libc_ver()[0] == "glibc"
+    return (not {"--system-malloc", "--default-path"} & set(sys.argv) and platform.libc_ver()[0] == "glibc"
             and os.environ.get("GLIBC_TUNABLES") != STEADY_MALLOC)
 
 

@@ -215,7 +215,9 @@ def numpy_step(workload):
     return step
 
 
-def tinygrad_vg_step(workload):
+def tinygrad_vg_step(workload, default_path=False):
+    """The training path, backward(retain_grads=False), or with default_path the plain
+    loss.backward() a user's loop calls (which keeps the graph until the loss is dropped)."""
     from tinygrad_vg import Tensor
     params, data = workload.make()
     params = [Tensor(p, requires_grad=True) for p in params]
@@ -225,7 +227,10 @@ def tinygrad_vg_step(workload):
     def step():
         for p in params:
             p.zero_grad()
-        workload.loss(params, data, m).backward(retain_grads=False)   # a training step: leaves' grads only
+        if default_path:
+            workload.loss(params, data, m).backward()
+        else:   # a training step: leaves' grads only, the graph freed as it is swept
+            workload.loss(params, data, m).backward(retain_grads=False)
         grads = [p.grad for p in params]
         sgd_update([p.data for p in params], grads, workload.lr)
         return grads

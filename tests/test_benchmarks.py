@@ -20,9 +20,10 @@ TINY = [mlp(depth=3, width=8, batch=4), mlp(depth=3, width=8, batch=4, dtype=np.
 RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
 
 
+@pytest.mark.parametrize("default_path", [False, True], ids=["training path", "default path"])
 @pytest.mark.parametrize("workload", TINY, ids=lambda w: w.name)
-def test_engine_gradients_equal_hand_written_numpy(workload):
-    engine_step, baseline_step = tinygrad_vg_step(workload), numpy_step(workload)
+def test_engine_gradients_equal_hand_written_numpy(workload, default_path):
+    engine_step, baseline_step = tinygrad_vg_step(workload, default_path), numpy_step(workload)
     for _ in range(2):      # the second step starts from the parameters the first SGD update left
         got, want = engine_step(), baseline_step()
         assert len(got) == len(want)
@@ -63,3 +64,19 @@ def test_the_benchmark_command_prints_the_table_and_writes_json(tmp_path, capsys
     engine = case["implementations"]["tinygrad_vg"]
     assert engine["grad_problem"] is None and engine["us_per_op"] > 0 and 0 <= engine["gc_share"] <= 1
     assert case["memory_ratio"] > 0 and case["unit"] == "us/op"
+    # the default path, loss.backward() under glibc's default malloc, each side alone in a process
+    assert "Default path (issue 15)" in printed
+    default = case["default_path"]["implementations"]
+    assert default["tinygrad_vg"]["status"] == "ok" and default["numpy"]["status"] == "ok"
+    assert default["tinygrad_vg"]["grad_problem"] is None and default["tinygrad_vg"]["page_faults"] >= 0
+    assert case["default_path"]["implementations"]["tinygrad_vg"]["ratio"] > 0
+
+
+def test_the_budgets_of_issue_15_apply_to_the_default_path_only():
+    import run
+    cases = {case.workload.name: case for case in run.suite(quick=False, deep=False, repeats=None)}
+    w256 = cases["W1 mlp L50 w256 float64"]
+    assert (w256.budget, w256.default_budget, w256.default_memory_budget) == (1.10, 1.15, 1.5)
+    assert run.default_budgets(w256).budget == 1.15 and run.default_budgets(w256).memory_budget == 1.5
+    assert cases["W4 rnn T200 h128 b32"].default_budget == 1.4
+    assert cases["W1 mlp L50 w64 float64"].default_budget == 1.6
