@@ -44,9 +44,10 @@ def arguments(parser):
 
 
 def mean_and_error(samples):
-    """(sample mean, its standard error)."""
+    """(sample mean, its standard error; nan for a single sample)."""
     samples = np.asarray(samples, dtype=np.float64)
-    return float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(samples.size))
+    error = samples.std(ddof=1) / math.sqrt(samples.size) if samples.size > 1 else math.nan
+    return float(samples.mean()), float(error)
 
 
 def variance_and_error(samples):
@@ -76,6 +77,9 @@ def relu_width(width, depth, nets, sigma_w, rng):
                                                          rng.standard_normal((1, width))) for _ in range(nets)))
     norms, active = np.array(norms), np.array(active)
     alive = np.all(active > 0, axis=1)                  # a dead layer (K = 0) zeroes everything after it
+    if alive.sum() < 2:
+        raise OptionError(f"q9: only {alive.sum()} of {nets} networks of width {width} kept a live unit through "
+                          f"{depth} layers (each layer dies with probability 2^-{width}): use more --nets or wider --widths")
     log_ratios = np.log(norms[alive, 1:] / norms[alive, :1])
     log_factors = np.diff(np.log(norms[alive]), axis=1).ravel()
     law = finite_width.relu_layer_law(width, sigma_w)
@@ -110,7 +114,8 @@ def rescaling(depth, width, sigma_w, sigma_w_new, seed):
         (outputs[-1] * c).sum().backward()
         runs.append(outputs)
     forward, backward = finite_width.relu_rescaling(sigma_w, sigma_w_new, depth)
-    relative = lambda new, old, r: float(np.linalg.norm(new - r * old) / np.linalg.norm(r * old))
+    # relative to the prediction's size; a dead net (h_l = 0 in both) counts as agreeing exactly
+    relative = lambda new, old, r: float(np.linalg.norm(new - r * old) / (np.linalg.norm(r * old) or 1.0))
     return {"sigma_w": sigma_w, "sigma_w_new": sigma_w_new, "predicted_forward": forward.tolist(),
             "forward_error": max(relative(b.data, a.data, r) for a, b, r in zip(*runs, forward)),
             "backward_error": max(relative(b.grad, a.grad, r) for a, b, r in zip(*runs, backward))}
