@@ -425,16 +425,18 @@ def test_paths_of_the_issue_example(capsys):
     assert "dy/dx: 2 path(s)" in text and "dy/dw: 1 path(s)" in text
 
 
-def test_the_paths_figure_is_the_graph_each_path_s_product_the_product_of_its_edges_derivatives():
+def test_the_paths_figure_draws_the_graph_once_per_variable_with_its_paths_summing_to_backward():
     result = paths.run("tanh(x*w) * x", {"x": 1.5, "w": -0.5})
-    graph = result.figure()[0]["graph"]
-    assert graph["dot"].startswith("digraph") and "color=red" in graph["dot"]
-    derivative = {(edge["from"], edge["to"]): edge["derivative"] for edge in graph["edges"]}
-    assert len(graph["paths"]) == 3 and all(f'{edge["from"]} -> {edge["to"]}' in graph["dot"] for edge in graph["edges"])
-    for path in graph["paths"]:
-        assert path["product"] == pytest.approx(np.prod([derivative[tuple(edge)] for edge in path["edges"]]), rel=1e-14)
-    assert sum(p["product"] for p in graph["paths"] if "dy/dx" in p["label"]) == pytest.approx(
-        result["gradients"]["x"]["backward"], rel=1e-14)
+    graphs = {panel["title"].split(":")[0]: panel["graph"] for panel in result.figure() if "graph" in panel}
+    assert list(graphs) == ["dy/dx", "dy/dw"]
+    for name, count in (("x", 2), ("w", 1)):
+        graph = graphs[f"dy/d{name}"]
+        assert graph["dot"].startswith("digraph") and len(graph["paths"]) == count
+        edges = {(edge["from"], edge["to"]) for edge in graph["edges"]}
+        assert all(tuple(edge) in edges for path in graph["paths"] for edge in path["edges"])
+        assert sum(path["product"] for path in graph["paths"]) == pytest.approx(
+            result["gradients"][name]["backward"], rel=1e-14)
+    assert [panel["graph"]["paths"] for panel in paths.run("3", {}).figure() if "graph" in panel] == [[]]
 
 
 @pytest.mark.parametrize("expression", [

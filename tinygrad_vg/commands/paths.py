@@ -3,7 +3,7 @@
 Every edge-path from each variable to y, its local derivatives and their product; the products sum to
 the gradient that backward computes. The expression is parsed, never eval'd: numbers, the --var names,
 + - * / **, unary -, and exp, log, tanh, sigmoid, relu, sqrt, abs. The figure is the computation graph,
-each edge labelled with its local derivative and the first path drawn in red.
+each edge labelled with its local derivative, each variable's paths picked out in turn.
 
 Run:  tinygrad-vg paths "tanh(x*w) * x" --var x=1.5 --var w=-0.5 [--json] [--html paths.html]
 """
@@ -12,13 +12,11 @@ import sys
 
 import numpy as np
 
-from .. import chain_rule, graph
+from .. import chain_rule
 from ..argtypes import finite_float
+from ..drawing import draw
 from ..expression import FUNCTIONS, ExpressionError, parse_expression
 from ..script import OptionError, experiment, main
-
-MAX_DRAWN_NODES = 60     # chain_rule.to_dot's default: a bigger graph is drawn summarised by op
-
 
 def variable(text):
     """NAME=VALUE for `paths --var`."""
@@ -63,26 +61,17 @@ def run(expression, var=()):
             "path_sum": float(sum(path.product.item() for path in found[name])),
             "backward": 0.0 if leaf.grad is None else float(leaf.grad.item())}
     return {"command": "paths", "expression": expression, "variables": values, "value": float(output.item()),
-            "gradients": gradients, "graph": drawing(output, found)}
+            "gradients": gradients, "graphs": drawings(output, variables)}
 
 
-def drawing(output, found):
-    """The graph panel's data: DOT text with the first path in red, each edge's local derivative, and each
-    path's edges by DOT node id (graph.to_dot numbers the nodes n0, n1, ... in topological order). A graph
-    too big to draw node by node is summarised by op, and then has no edges or paths to list."""
-    order = graph.topological_order(output)
-    first = next((paths[0] for paths in found.values() if paths), None)
-    dot = chain_rule.to_dot(output, highlight=first, max_nodes=MAX_DRAWN_NODES)
-    if len(order) > MAX_DRAWN_NODES:
-        return {"dot": dot, "edges": [], "paths": []}
-    ids = {id(node): f"n{k}" for k, node in enumerate(order)}
-    edges = [{"from": ids[id(parent)], "to": ids[id(node)], "position": i,
-              "derivative": float(chain_rule.local_jacobian(node, i).item())}
-             for node in order for i, parent in enumerate(node.inputs)]
-    paths = [{"label": f"dy/d{name}, path {k}", "product": float(path.product.item()),
-              "edges": [[ids[id(parent)], ids[id(node)]] for parent, node, _ in path.edges]}
-             for name, listed in found.items() for k, path in enumerate(listed, 1)]
-    return {"dot": dot, "edges": edges, "paths": paths}
+def drawings(output, variables):
+    """A graph panel's data per variable (drawing.draw: each edge's local derivative, each node's value and
+    grad, the variable's paths as CSS classes, the one carrying the most gradient drawn in red); one
+    plain drawing when there is no variable."""
+    if not variables:
+        return [{"variable": None, **draw(output).panels()[0]["graph"]}]
+    return [{"variable": name, **draw(output, highlight=leaf).panels()[0]["graph"]}
+            for name, leaf in variables.items()]
 
 
 def show(result):
@@ -102,8 +91,10 @@ def figure(result):
             for name, gradient in result["gradients"].items() for k, path in enumerate(gradient["paths"], 1)]
     sums = [[f"dy/d{name}", len(gradient["paths"]), gradient["path_sum"], gradient["backward"]]
             for name, gradient in result["gradients"].items()]
-    return [{"title": f"y = {result['expression']}: the graph, each edge labelled with its local derivative",
-             "graph": result["graph"]},
+    graphs = [{"title": (f"dy/d{graph['variable']}: the paths from {graph['variable']} to y" if graph["variable"]
+                         else f"y = {result['expression']}") + " (edges carry local derivatives; nodes value and grad)",
+               "graph": {key: value for key, value in graph.items() if key != "variable"}} for graph in result["graphs"]]
+    return [*graphs,
             {"title": "every path and the product of its local derivatives",
              "table": {"header": ["gradient", "path", "edges", "product"], "rows": rows}},
             {"title": "the products sum to backward's gradient",
