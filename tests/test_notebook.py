@@ -4,7 +4,13 @@ where matplotlib, or Graphviz for a drawing, can make one). Run again with `dot`
 matplotlib unimportable, every cell still runs and degrades to what is left: no error output."""
 import base64
 
+import numpy as np
 import pytest
+
+from tinygrad_vg import Tensor, chain_report, paths, training
+from tinygrad_vg.chain_rule import Path
+from tinygrad_vg.nn import DeepChain
+from tinygrad_vg.views import notebook
 
 from extras import installed, require, require_program
 
@@ -89,3 +95,62 @@ def test_without_dot_and_matplotlib_every_object_still_shows_its_text_and_tables
     assert "<svg" not in shown["drawing"]["text/html"]
     assert "digraph tinygrad_vg" in shown["drawing"]["text/html"]       # the DOT text, to render elsewhere
     assert "graphviz" in shown["drawing"]["text/html"].lower()          # and how to get it drawn
+
+
+# The panels behind those displays, checked without a kernel.
+
+def small_chain(depth=4, width=3):
+    rng = np.random.default_rng(1)
+    chain = DeepChain(depth, width, activation="tanh", init="normal", sigma_w=1.5, rng=rng)
+    return chain, Tensor(rng.standard_normal((2, width))), Tensor(rng.standard_normal((2, width)))
+
+
+def test_a_chain_reports_panels_are_its_per_layer_norms():
+    chain, x, target = small_chain()
+    out, outputs = chain.forward_with_outputs(x)
+    loss = ((out - target) ** 2).mean()
+    loss.backward()
+    report = chain_report(outputs, loss, weights=chain.weights)
+    lines, table = report.panels()
+    grads, weights = lines["lines"]
+    assert grads["x"] == weights["x"] == [1, 2, 3, 4] and lines.get("yscale", "log") == "log"
+    assert grads["y"] == [r.grad_norm for r in report.layers]
+    assert grads["y"] == pytest.approx([np.linalg.norm(h.grad) for h in outputs], rel=1e-14)
+    assert weights["y"] == [r.weight_grad_norm for r in report.layers]
+    assert [row[0] for row in table["table"]["rows"]] == [1, 2, 3, 4]
+    assert table["table"]["rows"][0][4] == "-"          # layer 1 has no gain without the input
+
+
+def test_a_record_that_halted_at_step_0_shows_the_halt_alone_and_one_that_ran_shows_every_step():
+    x = np.full((2, 4), 3.0, dtype=np.float32)
+    halted = training.train(DeepChain(50, 4, init="identity", scale=8.0, dtype=np.float32), x, x, 3)
+    assert halted.halted is not None and halted.steps == 0
+    (panel,) = halted.panels()
+    assert panel["halt"]["step"] == 0 and panel["halt"]["layer"] == halted.halted.module
+    assert halted.halted.panels() == [panel]
+    chain, x, target = small_chain()
+    record = training.train(chain, x, target, 3)
+    curves, heatmap = record.panels()
+    assert [line["x"] for line in curves["lines"]] == [[0, 1, 2]] * 2 and curves["marks"] == []
+    assert np.array(heatmap["heatmap"]).shape == (3, 4) and heatmap["x0"] == 1
+
+
+def test_the_bundle_never_raises_it_says_what_failed():
+
+    class Broken(notebook.Shown):
+        def panels(self):
+            raise ValueError("no panels today")
+
+    bundle = Broken()._repr_mimebundle_()
+    assert "could not be shown: ValueError('no panels today')" in bundle["text/plain"]
+    assert "no panels today" in bundle["text/html"]
+    bundle = notebook.mimebundle("t", [{"title": "odd", "lines": "not a list"}], "the text")
+    assert bundle["text/plain"] == "the text" and "the text" in bundle["text/html"]
+
+
+def test_a_paths_listing_is_still_the_list_of_paths():
+    x = Tensor(2.0, requires_grad=True)
+    found = paths(x * x, x)
+    assert isinstance(found, list) and len(found) == 2 and all(isinstance(p, Path) for p in found)
+    assert sum(p.product for p in found) == 4.0
+    assert found.panels()[1]["table"]["rows"][-1][:3] == ["sum", "= the gradient (jacobian)", 4.0]
