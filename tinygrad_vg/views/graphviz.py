@@ -2,18 +2,21 @@
 SVG (or PNG) to inline in a page. Nothing here lays out a graph itself.
 
 What svg() returns, for the HTML view to style (Graphviz 2.43 and later carry DOT's `id` and
-`class` attributes into the SVG, on the <g> element of each node and edge):
+`class` attributes into the SVG, on the <g> element of each node and edge; drawing.draw sets them):
 
-    <svg viewBox="0.00 0.00 W H" style="max-width: Wpt; height: auto" xmlns=...>
+    <svg viewBox="0.00 0.00 W H" xmlns=... style="max-width: Wpt; height: auto">
       <g id="graph0" class="graph" transform=...> <title>tinygrad_vg</title> ...
-        <g id="n3" class="node leaf parameter path0"> <title>n3</title> <polygon/> <text/>... </g>
-        <g id="n3_n5_0" class="edge path0 path2"> <title>n3&#45;&gt;n5</title> <path/> <polygon/> <text/> </g>
+        <g id="n3" class="node leaf parameter path&#45;0"> <title>n3</title> <polygon/> <text/>... </g>
+        <g id="n3_n5_0" class="edge path&#45;0 path&#45;2 highlighted"> <title>n3&#45;&gt;n5</title>
+          <path/> <polygon/> <text/> </g>
 
-Graphviz itself adds "node" or "edge" before the DOT classes, and writes "-" inside attribute
-values as the character reference &#45; (a browser reads it as "-"; the drawings here use
-underscores so that ids read the same in the file). The XML prolog, the DOCTYPE and the comments
-before <svg> are dropped, and so are the fixed width and height: with the viewBox kept, the drawing
-scales to its container, never past its natural size (the max-width).
+Node ids are the DOT node names (n0, n1, ... in topological order), edge ids
+"{from}_{to}_{input position}" (x * x has the edges n0_n1_0 and n0_n1_1). Graphviz itself puts
+"node" or "edge" before the DOT classes, and writes "-" inside attribute values as the character
+reference &#45;, which a browser reads as "-" (so CSS `g.edge.path-2` matches). The XML prolog, the
+DOCTYPE and the comments before <svg> are dropped, and so are the fixed width and height: with the
+viewBox kept, the drawing scales to its container and never past its natural size (the max-width).
+The ids are unique within one drawing only: a page with several scopes its selectors by panel.
 """
 import re
 import shutil
