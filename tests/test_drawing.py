@@ -122,6 +122,12 @@ def test_an_overflowed_graph_is_drawn_as_it_is_with_finite_norms_where_the_entri
     assert drawing.paths[0]["product"] == np.inf
 
 
+def test_a_graph_freed_by_backward_says_so():
+    x, w, y = scalar_graph()
+    y.backward(retain_grads=False)
+    assert "run the forward pass again" in draw(y).dot
+
+
 def test_bad_arguments_are_type_errors_that_say_what_was_given():
     x, w, y = scalar_graph()
     with pytest.raises(TypeError, match="draw: y must be a Tensor, got float"):

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import chain_rule, graph
-from .tensor import Tensor
+from .tensor import Tensor, released
 from .views import graphviz
 from .views.notebook import Shown
 
@@ -111,6 +111,8 @@ def draw(y, params=None, highlight=None, max_nodes=60):
                for k, path in enumerate(found)]
     has_grads = any(line.startswith("grad ") and line != "grad -" for node in nodes for line in node["lines"])
     caption = "" if has_grads else "no grad yet: call backward() to see the gradients"
+    if any(node.op is released for node in order):
+        caption = "backward(retain_grads=False) freed this graph as it went: run the forward pass again to draw it"
     return Drawing(chain_rule.short_name(y), dot_text(nodes, edges, caption), nodes, edges, listing, marked, note)
 
 
