@@ -94,7 +94,9 @@ def test_a_line_is_broken_where_a_value_is_left_out():
 def test_integer_axes_have_integer_ticks_only_and_show_the_first_layer(count, first):
     svg = chart([1.0] * count, xs=list(range(first, first + count)))
     values = [v for v, _ in ticks(svg, "x")]
-    assert all(v == int(v) for v in values) and first in values
+    assert all(v == int(v) for v in values)
+    # the first layer is labelled, unless the first tick is within half a step of it (2 beside 1)
+    assert first in values or values[0] - first <= (values[1] - values[0]) / 2
     assert all(first <= v <= first + count - 1 for v in values)
 
 
@@ -238,9 +240,11 @@ def test_the_highlight_of_each_path_is_css_scoped_to_its_panel():
     assert '#g1[data-path="0"] g.edge.path-0 path' in css and '#g1[data-path="1"] g.edge.path-1 path' in css
 
 
-def test_the_description_is_reflowed_but_indented_blocks_are_kept():
-    about = html.description_html("Short answer: a\nlong line.\n\nRun:\n  python q1.py --depth 5")
+def test_the_description_is_reflowed_into_paragraphs_and_lists_and_indented_blocks_are_kept():
+    about = html.description_html("Short answer: a\nlong line.\n\nRun:\n  python q1.py --depth 5\n\n"
+                                  "Fixes:\n  - one, which\n    wraps\n  - two")
     assert "<p>Short answer: a long line.</p>" in about and "<pre>Run:\n  python q1.py --depth 5</pre>" in about
+    assert "<p>Fixes:</p><ul><li>one, which wraps</li><li>two</li></ul>" in about
 
 
 def test_an_unknown_panel_is_a_clear_error():

@@ -84,9 +84,10 @@ class Scale:
         values = [float(format((first + n) * step, ".12g")) for n in range(int((self.high - self.low) / step + 1e-9) + 2)]
         values = [v for v in values if v <= self.high + 1e-9 * step]
         if self.integer:
-            # layers are numbered from 1: show the first one even where the step skips it
+            # layers are numbered from 1: show the first one where the step skips it (unless the
+            # next tick is its neighbour, as 2 is to 1 on an axis ticked every 2)
             smallest = math.ceil(self.low)
-            if not values or values[0] != smallest:
+            if not values or values[0] - smallest > step / 2:
                 values.insert(0, smallest)
         return [(v, number(v), True) for v in values]
 

@@ -92,7 +92,8 @@ def heatmap_chart(panel):
     note = (f'<text class="tvg-note" x="{LEFT}" y="{bottom + 58}">grey: {missing} value'
             f'{"s" if missing != 1 else ""} without a logarithm (0, inf or nan)</text>' if missing else "")
     return (f'<svg class="tvg-heatmap" data-cells="{"rects" if small else "image"}" '
-            f'viewBox="0 0 {right + 110} {bottom + 50 + (20 if missing else 0)}" role="img" '
+            f'viewBox="0 0 {right + 110} {bottom + 50 + (20 if missing else 0)}" style="max-width: {right + 110}px" '
+            f'role="img" '
             f'aria-label="{escape(panel.get("title", ""))}">{body}'
             f'<rect class="tvg-frame" x="{LEFT}" y="{TOP}" width="{PLOT_WIDTH}" height="{PLOT_HEIGHT}"/>'
             + axis_svg(x_scale, "x", frame, panel.get("xlabel", ""))

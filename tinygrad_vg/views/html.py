@@ -19,6 +19,7 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg h1 { font-size: 1.45rem; margin-bottom: 0.4rem; }
 .tvg h2 { font-size: 1.1rem; margin: 0 0 0.5rem; }
 .tvg-description { color: #333; max-width: 48rem; }
+.tvg-description pre, .tvg-halt pre { white-space: pre-wrap; }
 .tvg-panel { margin: 1.8rem 0; }
 .tvg table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.5rem 0; }
 .tvg td, .tvg th { border-bottom: 1px solid #ddd; padding: 0.15rem 0.6rem; text-align: left; }
@@ -28,7 +29,7 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
 .tvg details { margin: 0.6rem 0; }
 .tvg summary { cursor: pointer; color: #555; }
-.tvg svg.tvg-chart, .tvg svg.tvg-heatmap { width: 100%; max-width: 56rem; height: auto; display: block; }
+.tvg svg.tvg-chart, .tvg svg.tvg-heatmap { width: 100%; height: auto; display: block; }
 .tvg svg text { font-size: 12px; fill: #222; }
 .tvg svg .tvg-axis-label { font-size: 13px; }
 .tvg svg .tvg-axis line { stroke: #444; }
@@ -101,15 +102,28 @@ def panel_html(panel, number):
             f"{panel_body(panel, number)}</section>")
 
 
+def paragraph_html(paragraph):
+    """A docstring paragraph: its lines joined, "- " lines as a list, other indented lines (a command) kept."""
+    lines = paragraph.strip("\n").splitlines()
+    if any(line.strip().startswith("- ") for line in lines):
+        lead, items = [], []
+        for line in lines:
+            if line.strip().startswith("- "):
+                items.append(line.strip()[2:])
+            elif items:
+                items[-1] += " " + line.strip()
+            else:
+                lead.append(line.strip())
+        return ((f"<p>{escape(' '.join(lead))}</p>" if lead else "")
+                + "<ul>" + "".join(f"<li>{escape(item)}</li>" for item in items) + "</ul>")
+    if any(line.startswith((" ", "\t")) for line in lines[1:]):
+        return f"<pre>{escape(chr(10).join(lines))}</pre>"
+    return f"<p>{escape(' '.join(line.strip() for line in lines))}</p>"
+
+
 def description_html(description):
-    """The docstring's paragraphs, reflowed; a paragraph with indented lines (a command, a table) kept as is."""
-    parts = []
-    for paragraph in description.strip().split("\n\n"):
-        lines = paragraph.strip("\n").splitlines()
-        if any(line.startswith((" ", "\t")) for line in lines[1:]):
-            parts.append(f"<pre>{escape(paragraph.strip(chr(10)))}</pre>")
-        elif lines:
-            parts.append(f"<p>{escape(' '.join(line.strip() for line in lines))}</p>")
+    """The docstring's paragraphs, as a learner reads them."""
+    parts = [paragraph_html(p) for p in description.strip().split("\n\n") if p.strip()]
     return f'<div class="tvg-description">{"".join(parts)}</div>' if parts else ""
 
 

@@ -110,7 +110,9 @@ def lines_chart(panel):
             f'{"s" if left_out != 1 else ""} without a logarithm (0, inf or nan) left out</text>'
             if left_out and y_scale.log else "")
     frame = (LEFT, TOP, right, bottom)
-    return (f'<svg class="tvg-chart" viewBox="0 0 {coordinate(width)} {height}" role="img" '
+    # at most its natural size (a unit a pixel), so charts side by side share one scale
+    return (f'<svg class="tvg-chart" viewBox="0 0 {coordinate(width)} {height}" '
+            f'style="max-width: {coordinate(width)}px" role="img" '
             f'aria-label="{escape(panel.get("title", ""))}">'
             + axis_svg(x_scale, "x", frame, panel.get("xlabel", ""))
             + axis_svg(y_scale, "y", frame, panel.get("ylabel", ""))
