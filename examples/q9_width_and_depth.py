@@ -5,8 +5,9 @@ but one ReLU layer of width n multiplies |h|^2 by (sigma_w^2 / n) chi^2_K, K ~ B
 active units: its mean is 1 while its logarithm has mean ~ -5/(2n) and variance ~ 5/n. Over L layers
 they add up, so across networks ln(|h_L|^2 / |h_0|^2) spreads with variance ~ 5 L/n (Hanin): at width
 16 and depth 32 the middle 90% of networks span a factor ~1e5 of gain: depth/width decides, not sigma_w.
-Glorot: the standard init U[-1/sqrt(n), 1/sqrt(n)] shrinks the backward signal by 3 per layer, the
-normalised one keeps it within the widths' ratios. Residual chains x + alpha f(x) multiply |dL/dx|^2
+Glorot: the standard init U[-1/sqrt(n), 1/sqrt(n)] shrinks the backward signal by 3 per layer while,
+at equal widths, the weight gradients stay equal across layers; the normalised init keeps both flat
+at equal widths and within the widths' ratios otherwise. Residual chains x + alpha f(x) multiply |dL/dx|^2
 by 1 + alpha^2 sigma_w^2 per block: 2^L at alpha = 1, at most e at alpha = 1/sqrt(L).
 Predictions are exact laws (theory.finite_width, theory.residual); the measurements over many
 networks are statistical and printed with their standard errors.
@@ -39,7 +40,7 @@ def arguments(parser):
     parser.add_argument("--glorot-nets", type=positive_int, default=100, help="networks per init (default 100)")
     parser.add_argument("--residual-depths", type=positive_int, nargs="+", default=[4, 16, 64], help="residual depths")
     parser.add_argument("--residual-width", type=positive_int, default=32, help="residual chain width (default 32)")
-    parser.add_argument("--residual-nets", type=positive_int, default=30, help="networks per residual chain (default 30)")
+    parser.add_argument("--residual-nets", type=positive_int, default=60, help="networks per residual chain (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every draw")
 
 
@@ -180,7 +181,7 @@ def residual_chain_gain(depth, width, alpha, sigma_w, nets, rng):
 
 @experiment
 def run(widths=(16, 64), depth=32, nets=200, sigma_w=math.sqrt(2), rescale_to=1.0, glorot_widths=GLOROT_WIDTHS,
-        glorot_nets=100, residual_depths=(4, 16, 64), residual_width=32, residual_nets=30, seed=0):
+        glorot_nets=100, residual_depths=(4, 16, 64), residual_width=32, residual_nets=60, seed=0):
     if nets < 2 or glorot_nets < 2 or residual_nets < 2:
         raise OptionError(f"q9: a variance needs at least 2 networks, got nets={nets}, glorot_nets={glorot_nets}, "
                          f"residual_nets={residual_nets}")
@@ -191,7 +192,8 @@ def run(widths=(16, 64), depth=32, nets=200, sigma_w=math.sqrt(2), rescale_to=1.
         "depth": depth, "nets": nets, "sigma_w": sigma_w,
         "relu": [relu_width(width, depth, nets, sigma_w, rng) for width in widths],
         "rescaling": rescaling(depth, widths[0], sigma_w, rescale_to, seed),
-        "glorot": glorot(glorot_widths, glorot_nets, rng),
+        # Glorot's own setting (equal widths), then --glorot-widths, where the normalised init matters most
+        "glorot": [glorot(profile, glorot_nets, rng) for profile in ([glorot_widths[0]] * len(glorot_widths), glorot_widths)],
         "residual": {"width": residual_width, "sigma_w": 1.0, "limit": residual.residual_gain_limit(1.0),
                      "chains": [residual_chain_gain(L, residual_width, alpha, 1.0, residual_nets, rng)
                                 for L in residual_depths for alpha in (1.0, 1 / math.sqrt(L))]},
@@ -201,6 +203,23 @@ def run(widths=(16, 64), depth=32, nets=200, sigma_w=math.sqrt(2), rescale_to=1.
 def pm(value_and_error, spec=".4f"):
     value, error = value_and_error
     return f"{value:{spec}} ± {error:.1g}"
+
+
+def glorot_table(g):
+    lines = [f"  widths {' '.join(map(str, g['widths']))}:",
+             f"  {'l':>2} {'n_l':>4}  {'standard dL/dh':>20} {'dL/dW':>20}  {'normalised dL/dh':>20} {'dL/dW':>20}"]
+    for layer, width in enumerate(g["widths"]):
+        cells = []
+        for d in (g["standard"], g["normalised"]):
+            cells.append(f"{d['backward'][layer][0]:>9.3e} {d['predicted_backward'][layer]:>10.3e}")
+            cells.append(f"{d['weight_gradient'][layer - 1][0]:>9.3e} {d['predicted_weight_gradient'][layer - 1]:>10.3e}"
+                         if layer else f"{'':>20}")
+        lines.append(f"  {layer:>2} {width:>4}  " + " ".join(cells[:2]) + "  " + " ".join(cells[2:]))
+    for scheme in ("standard", "normalised"):
+        back, weights = g[scheme]["predicted_backward"], g[scheme]["predicted_weight_gradient"]
+        lines.append(f"  {scheme:<10} (exact): dL/dh_0 / dL/dh_L = {back[0] / back[-1]:.3g}, "
+                     f"dL/dW largest / smallest layer = {max(weights) / min(weights):.3g}")
+    return lines
 
 
 def show(result):
@@ -232,23 +251,10 @@ def show(result):
         lines.append(f"  {r['width']:>5}  measured " + " / ".join(f"{v:.3g}" for v in r["ratio_percentiles"])
                      + "   log-normal with the exact moments " + " / ".join(f"{v:.3g}" for v in r["predicted_ratio_percentiles"]))
 
-    g = result["glorot"]
-    lines.append(f"\n(c) Glorot & Bengio: linear chain of widths {' '.join(map(str, g['widths']))}, loss = sum(h_L * c), "
-                 "mean over nets.")
-    lines.append("    per-unit E(dL/dh_l)^2 and per-entry E(dL/dW_l)^2, measured / exact in expectation:")
-    lines.append(f"  {'l':>2} {'n_l':>4}  {'standard dL/dh':>20} {'dL/dW':>20}  {'normalised dL/dh':>20} {'dL/dW':>20}")
-    for layer, width in enumerate(g["widths"]):
-        cells = []
-        for scheme in ("standard", "normalised"):
-            d = g[scheme]
-            cells.append(f"{d['backward'][layer][0]:>9.3e} {d['predicted_backward'][layer]:>10.3e}")
-            cells.append(f"{d['weight_gradient'][layer - 1][0]:>9.3e} {d['predicted_weight_gradient'][layer - 1]:>10.3e}"
-                         if layer else f"{'':>20}")
-        lines.append(f"  {layer:>2} {width:>4}  " + " ".join(cells[:2]) + "  " + " ".join(cells[2:]))
-    for scheme in ("standard", "normalised"):
-        back, weights = g[scheme]["predicted_backward"], g[scheme]["predicted_weight_gradient"]
-        lines.append(f"  {scheme:<10}: dL/dh_0 / dL/dh_L = {back[0] / back[-1]:.3g}, "
-                     f"max/min of dL/dW over layers = {max(weights) / min(weights):.3g} (exact)")
+    lines.append("\n(c) Glorot & Bengio: linear chains, loss = sum(h_L * c), mean over nets: per-unit E(dL/dh_l)^2")
+    lines.append("    and per-entry E(dL/dW_l)^2, measured / exact in expectation:")
+    for g in result["glorot"]:
+        lines += glorot_table(g)
 
     res = result["residual"]
     lines.append(f"\n(d) Residual x_l = x_(l-1) + alpha x_(l-1) W_l^T, width {res['width']}, sigma_w = {res['sigma_w']:g}: "
@@ -262,6 +268,19 @@ def show(result):
     return "\n".join(lines)
 
 
+def glorot_panel(g):
+    depths, lines = list(range(len(g["widths"]))), []
+    for n, scheme in enumerate(("standard", "normalised")):
+        lines += [
+            {"label": f"{scheme} dL/dh measured", "x": depths, "y": [m for m, _ in g[scheme]["backward"]], "style": f"C{n}o"},
+            {"label": f"{scheme} exact", "x": depths, "y": g[scheme]["predicted_backward"], "style": f"C{n}-"},
+            {"label": f"{scheme} dL/dW measured", "x": depths[1:], "y": [m for m, _ in g[scheme]["weight_gradient"]],
+             "style": f"C{n + 2}s"},
+            {"label": f"{scheme} dL/dW exact", "x": depths[1:], "y": g[scheme]["predicted_weight_gradient"], "style": f"C{n + 2}--"}]
+    return {"title": f"Glorot: widths {' '.join(map(str, g['widths']))}", "xlabel": "layer l",
+            "ylabel": "per-unit second moment", "lines": lines}
+
+
 def figure(result):
     layers = list(range(1, result["depth"] + 1))
     variance_lines = []
@@ -270,16 +289,6 @@ def figure(result):
             {"label": f"n={r['width']} measured", "x": layers, "y": r["log_ratio_variance"], "style": f"C{n}o"},
             {"label": f"n={r['width']} exact", "x": layers, "y": r["predicted_log_ratio_variance"], "style": f"C{n}-"},
             {"label": "5 l / n", "x": layers, "y": [5 * l / r["width"] for l in layers], "style": f"C{n}--"}]
-    g = result["glorot"]
-    depths = list(range(len(g["widths"])))
-    glorot_lines = []
-    for n, scheme in enumerate(("standard", "normalised")):
-        glorot_lines += [
-            {"label": f"{scheme} dL/dh measured", "x": depths, "y": [m for m, _ in g[scheme]["backward"]], "style": f"C{n}o"},
-            {"label": f"{scheme} exact", "x": depths, "y": g[scheme]["predicted_backward"], "style": f"C{n}-"},
-            {"label": f"{scheme} dL/dW measured", "x": depths[1:], "y": [m for m, _ in g[scheme]["weight_gradient"]],
-             "style": f"C{n + 2}s"},
-            {"label": f"{scheme} dL/dW exact", "x": depths[1:], "y": g[scheme]["predicted_weight_gradient"], "style": f"C{n + 2}--"}]
     res = result["residual"]["chains"]
     residual_lines = []
     for n, (name, pick) in enumerate((("alpha = 1", 0), ("alpha = 1/sqrt(L)", 1))):
@@ -291,8 +300,7 @@ def figure(result):
     return [
         {"title": "Hanin: Var ln(|h_l|^2/|h_0|^2) across nets", "xlabel": "layer l", "ylabel": "variance",
          "yscale": "linear", "lines": variance_lines},
-        {"title": "Glorot: backward signal and weight gradient per layer", "xlabel": "layer l",
-         "ylabel": "per-unit second moment", "lines": glorot_lines},
+        *[glorot_panel(g) for g in result["glorot"]],
         {"title": "Residual: |dL/dx|^2 / |dL/dh_L|^2", "xlabel": "depth L", "ylabel": "gain", "xscale": "log",
          "lines": residual_lines},
     ]

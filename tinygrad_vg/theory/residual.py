@@ -1,4 +1,5 @@
-"""Residual chains x_l = x_{l-1} + alpha f(x_{l-1}): the per-block gain 1 + alpha^2 sigma_w^2."""
+"""Residual chains x_l = x_{l-1} + alpha f(x_{l-1}): the per-block gain 1 + alpha^2 sigma_w^2, its
+product over L blocks, and why alpha = 1 / sqrt(L) keeps it below e^(sigma_w^2)."""
 import numpy as np
 
 
