@@ -215,10 +215,12 @@ def test_chain_default_init_measured_gains_agree_with_mean_field_at_width_256(se
 
 def test_chain_figure_numbers_layers_from_one_and_draws_measured_points_beside_theory_lines():
     panels = chain.run(**SMALL).figure()
-    norms = panels[0]["lines"]
+    norms = next(panel for panel in panels if panel["title"] == "|dLoss/dh_l| per layer")["lines"]
     assert [line["x"] for line in norms] == [list(range(1, 7))] * 2
     assert [line["style"] for line in norms] == ["o", "-"]
     assert any(panel["title"].startswith("one unit's size") for panel in panels)     # tanh is bounded
+    table = panels[-1]["table"]
+    assert table["header"][:2] == ["layer", "|h_l|"] and [row[0] for row in table["rows"]] == list(range(1, 7))
     assert not any(panel["title"].startswith("one unit's size") for panel in chain.run(activation="relu").figure())
 
 

@@ -64,6 +64,18 @@ def factor(log10_gain):
     return "-" if log10_gain is None else f"{log10_gain:+.4f} (x{10 ** log10_gain:.4g} per layer)"
 
 
+LAYER_HEADER = ["layer", "|h_l|", "rms h_l", "max|h_l|", "|dL/dh_l|", "gain", "theory", "gain/theory", "|dL/dW_l|"]
+
+
+def layer_rows(result):
+    """The per-layer table, measured beside theory, as text cells (the terminal's and the page's)."""
+    return [[record["layer"], describe(record["activation_norm"]), describe(record["rms_activation"], ".4f"),
+             describe(record["max_abs_activation"], ".4f"), describe(record["grad_norm"]),
+             describe(record["gain"], ".4f"), describe(record["predicted_gain"], ".4f"),
+             describe(ratio(record["gain"], record["predicted_gain"]), ".3f"), describe(record["weight_grad_norm"])]
+            for record in result["layers"]]
+
+
 def show(result):
     layers = result["layers"]
     lines = [f"chain: {describe_config(result['config'])}",
@@ -72,15 +84,9 @@ def show(result):
              f"theory: {result['theory']}"]
     grad_norms = [record["grad_norm"] for record in layers]
     bars, (low, high) = plot.log_bars(grad_norms, 24)
-    rows = [[record["layer"], describe(record["activation_norm"]), describe(record["rms_activation"], ".4f"),
-             describe(record["max_abs_activation"], ".4f"), describe(record["grad_norm"]),
-             describe(record["gain"], ".4f"), describe(record["predicted_gain"], ".4f"),
-             describe(ratio(record["gain"], record["predicted_gain"]), ".3f"), describe(record["weight_grad_norm"])]
-            for record in layers]
-    header = ["layer", "|h_l|", "rms h_l", "max|h_l|", "|dL/dh_l|", "gain", "theory", "gain/theory", "|dL/dW_l|"]
     lines.append(f"|h_l| is the norm over the whole batch ({layers[0]['shape'][0]} x {layers[0]['shape'][-1]} "
                  "numbers); rms h_l = |h_l| / sqrt(batch x width) is one unit's size, max|h_l| the largest element")
-    lines.append(table(header, rows, bars, "|dL/dh_l| " + plot.log_axis(low, high, 24)))
+    lines.append(table(LAYER_HEADER, layer_rows(result), bars, "|dL/dh_l| " + plot.log_axis(low, high, 24)))
     fit = result["log10_gain_per_layer"]
     lines.append(f"per-layer log10 gain, least squares over log10 |dL/dh_l| (positive: grows on the way down): "
                  f"measured {factor(fit['measured'])}, theory {factor(fit['predicted'])}")
@@ -116,7 +122,17 @@ def figure(result):
                        "yscale": "linear",
                        "lines": [series("rms h_l", layers, column("rms_activation"), "o"),
                                  series("max |h_l|", layers, column("max_abs_activation"), "C1s")]})
-    return panels
+    fit = result["log10_gain_per_layer"]
+    summary = [["the chain", describe_config(result["config"]), ""], ["loss", f"{result['loss']:.6g}", ""],
+               ["per-layer log10 gain (least squares over log10 |dL/dh_l|)", factor(fit["measured"]),
+                factor(fit["predicted"])],
+               ["end to end |dL/dx| / |dL/dh_L|", describe(result["end_to_end_ratio"]),
+                describe(result["predicted_end_to_end_ratio"])]]
+    if result["theory_caveat"]:
+        summary.append(["why theory misses", " ".join(result["theory_caveat"].split()), ""])
+    return [{"title": f"theory: {result['theory']}", "table": {"header": ["", "measured", "theory"], "rows": summary}},
+            *panels, {"title": "per layer, measured beside theory", "table": {"header": LAYER_HEADER,
+                                                                                "rows": layer_rows(result)}}]
 
 
 if __name__ == "__main__":

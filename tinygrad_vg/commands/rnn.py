@@ -88,6 +88,24 @@ def run(length=40, width=32, batch=8, activation="tanh", init="orthogonal", scal
                                     "log10_largest_singular_value": math.log10(largest) if largest > 0 else None}}
 
 
+def step_header(result):
+    phi = result["config"]["activation"]
+    return ["t", "|dL/dh_t|", f"mean {phi}'", f"rms {phi}'", "estimate", "bound", "|dL/dh_T| rho^(T-t)"]
+
+
+def step_rows(result):
+    return [[entry["t"], describe(entry["grad_norm"]), describe(entry["mean_derivative"], ".4f"),
+             describe(entry["rms_derivative"], ".4f"), describe(entry["saturation_estimate"]),
+             describe(entry["bound"]), describe(entry["radius_rate"])] for entry in result["time_steps"]]
+
+
+def end_to_end(result):
+    """|dL/dh_0| / |dL/dh_T|: measured, at the rate rho^T, and by the saturation estimate."""
+    first, last = result["time_steps"][0], result["time_steps"][-1]
+    return (ratio(first["grad_norm"], last["grad_norm"]), ratio(first["radius_rate"], last["radius_rate"]),
+            ratio(first["saturation_estimate"], last["grad_norm"]))
+
+
 def show(result):
     config, phi = result["config"], result["config"]["activation"]
     init = "PyTorch's default U(-1/sqrt(n), 1/sqrt(n))" if config["init"] == "default" else (
@@ -104,19 +122,14 @@ def show(result):
              f"each step keeps rms {phi}' of its norm)"]
     steps = result["time_steps"]
     bars, (low, high) = plot.log_bars([entry["grad_norm"] for entry in steps], 24)
-    rows = [[entry["t"], describe(entry["grad_norm"]), describe(entry["mean_derivative"], ".4f"),
-             describe(entry["rms_derivative"], ".4f"), describe(entry["saturation_estimate"]),
-             describe(entry["bound"]), describe(entry["radius_rate"])] for entry in steps]
-    lines.append(table(["t", "|dL/dh_t|", f"mean {phi}'", f"rms {phi}'", "estimate", "bound", "|dL/dh_T| rho^(T-t)"],
-                       rows, bars, "|dL/dh_t| " + plot.log_axis(low, high, 24)))
+    lines.append(table(step_header(result), step_rows(result), bars, "|dL/dh_t| " + plot.log_axis(low, high, 24)))
     fit = result["log10_gain_per_step"]
     lines.append(f"per-step log10 gain going back in time, least squares: measured {describe(fit['measured'], '+.4f')}; "
                  f"log10 rho {describe(fit['log10_spectral_radius'], '+.4f')}, "
                  f"log10 sigma_max {describe(fit['log10_largest_singular_value'], '+.4f')}")
     first, products = steps[0], result["derivative_product"]
-    lines.append(f"|dL/dh_0| / |dL/dh_T|: measured {describe(ratio(first['grad_norm'], steps[-1]['grad_norm']))}, "
-                 f"rho^T {describe(ratio(first['radius_rate'], steps[-1]['radius_rate']))}, "
-                 f"estimate {describe(ratio(first['saturation_estimate'], steps[-1]['grad_norm']))}: over the "
+    measured, rate, estimate = (describe(value) for value in end_to_end(result))
+    lines.append(f"|dL/dh_0| / |dL/dh_T|: measured {measured}, rho^T {rate}, estimate {estimate}: over the "
                  f"{len(steps) - 1} steps the {phi}' factors multiply to {describe(products['rms'])} (rms; their means "
                  f"to {describe(products['mean'])}).")
     keys = ("saturation_estimate", "radius_rate")
@@ -136,7 +149,12 @@ def figure(result):
     return [{"title": f"gradient through time, T = {result['config']['length']}, rho = {result['spectral_radius']:.3g}",
              "xlabel": "time step t", "ylabel": "|dL/dh_t|",
              "lines": [series(label, t, [entry[key] for entry in result["time_steps"]], style)
-                       for label, key, style in lines]}]
+                       for label, key, style in lines]},
+            {"title": f"|dL/dh_0| / |dL/dh_T| over T = {result['config']['length']} steps; weight_hh: "
+                      f"rho = {result['spectral_radius']:.4f}, sigma_max = {result['largest_singular_value']:.4f}",
+             "table": {"header": ["measured", "rho^T", "estimate, rho^T prod rms phi'"],
+                       "rows": [[describe(value) for value in end_to_end(result)]]}},
+            {"title": "per time step", "table": {"header": step_header(result), "rows": step_rows(result)}}]
 
 
 if __name__ == "__main__":

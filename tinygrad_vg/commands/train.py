@@ -110,34 +110,51 @@ def describe_halt(halted):
             f"in the {halted['phase']} phase{layer}")
 
 
-def show(result):
-    config = result["config"]
-    clip = f", clip {config['clip']:g}" if config["clip"] is not None else ""
-    lines = [f"train: {describe_config(config)}; {describe_optimizer(result['optimizer'])}{clip}, "
-             f"up to {config['steps']} steps",
-             "task: y = tanh(x A^T), a fixed random teacher; loss mean((h_L - y)^2); anomaly detection on",
-             f"|h_L| is over the whole batch ({config['batch']} x {config['width']} numbers); rms h_L = "
-             "|h_L| / sqrt(batch x width) per unit, max|h_L| its largest element"]
-    depth = config["depth"]
-    header = ["step", "loss", "|grad|", "|dL/dW_1|", f"|dL/dW_{depth}|", "W_1/W_L", "|h_L|", "rms h_L", "max|h_L|"]
-    if result["steps"]:
-        lines.append(table(header, story_rows(result)))
+def story_header(result):
+    depth = result["config"]["depth"]
+    return ["step", "loss", "|grad|", "|dL/dW_1|", f"|dL/dW_{depth}|", "W_1/W_L", "|h_L|", "rms h_L", "max|h_L|"]
+
+
+def outcome(result):
+    """"no halt: ..." beside the mean's loss, or where the run halted."""
     halted = result["halted"]
-    if halted is None:
-        losses = [entry["loss"] for entry in result["steps"]]
-        lines.append(f"no halt: {len(losses)} steps, loss {losses[0]:.5g} -> {losses[-1]:.5g}, "
-                     f"{losses[-1] / result['best_constant_loss']:.3g} x {result['best_constant_loss']:.4g}, the loss "
-                     "of predicting the targets' mean (ignoring x)")
-    else:
-        lines += [f"HALTED at {describe_halt(halted)}", f"  {halted['message']}"]
-    predicted = result["predicted_halt"]
+    if halted is not None:
+        return f"HALTED at {describe_halt(halted)}"
+    losses = [entry["loss"] for entry in result["steps"]]
+    return (f"no halt: {len(losses)} steps, loss {losses[0]:.5g} -> {losses[-1]:.5g}, "
+            f"{losses[-1] / result['best_constant_loss']:.3g} x {result['best_constant_loss']:.4g}, the loss "
+            "of predicting the targets' mean (ignoring x)")
+
+
+def halt_prediction(result):
+    predicted, halted = result["predicted_halt"], result["halted"]
     verdict = ""
     if predicted is not None and halted is not None:
         agrees = all(predicted[key] == halted[key] for key in ("step", "phase", "layer", "kind"))
         verdict = " - the run agrees" if agrees else " - the run DISAGREES"
     shown = "" if predicted is None else (f": step 0, {predicted['phase']} phase, layer {predicted['layer']}, "
                                           f"{predicted['kind']}")
-    lines.append(f"halt prediction: {result['theory']}{shown}{verdict}")
+    return f"{result['theory']}{shown}{verdict}"
+
+
+def settings(result):
+    config = result["config"]
+    clip = f", clip {config['clip']:g}" if config["clip"] is not None else ""
+    return f"{describe_optimizer(result['optimizer'])}{clip}, up to {config['steps']} steps"
+
+
+def show(result):
+    config = result["config"]
+    lines = [f"train: {describe_config(config)}; {settings(result)}",
+             "task: y = tanh(x A^T), a fixed random teacher; loss mean((h_L - y)^2); anomaly detection on",
+             f"|h_L| is over the whole batch ({config['batch']} x {config['width']} numbers); rms h_L = "
+             "|h_L| / sqrt(batch x width) per unit, max|h_L| its largest element"]
+    if result["steps"]:
+        lines.append(table(story_header(result), story_rows(result)))
+    lines.append(outcome(result))
+    if result["halted"] is not None:
+        lines.append(f"  {result['halted']['message']}")
+    lines.append(f"halt prediction: {halt_prediction(result)}")
     return "\n".join(lines)
 
 
@@ -172,7 +189,12 @@ def figure(result):
                        "marks": [{"x": halted["layer"], "label": "halted"}] if halted["layer"] else [],
                        "lines": [series("|h_l|", layers, norms, "o"),
                                  series(f"{result['config']['dtype']} max", [1, layers[-1]], [largest] * 2, "--")]})
-    return panels
+    summary = {"title": "the run", "table": {"header": ["", ""], "rows": [
+        ["the chain", describe_config(result["config"])], ["training", settings(result)],
+        ["outcome", outcome(result)], ["halt prediction", halt_prediction(result)]]}}
+    story = [{"title": f"the per-step story (every {result['every']} steps, and the last)",
+              "table": {"header": story_header(result), "rows": story_rows(result)}}] if steps else []
+    return [summary, *panels, *story]
 
 
 if __name__ == "__main__":
