@@ -5,11 +5,15 @@ Highlighting is CSS: the DOT gives each edge `class="path-0 path-2"` (the paths 
 panel's data-path attribute names the path shown (the panel's "highlight", else 0) as written, so
 the page reads without script.
 The radio buttons of the path list change data-path through a few lines of script (PATH_SCRIPT)."""
+import re
+
 from . import graphviz
 from .axes import escape
 from .tables import Markup, table
 
 HIGHLIGHT = "#d62728"
+WIDE = 900             # points: a drawing wider than a page, shown at 0.8 of its size, scrolls
+VIEW_BOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) [\d.]+"')
 
 # one handler for the whole page: a path's radio button names the path its graph panel highlights
 PATH_SCRIPT = """<script>
@@ -45,6 +49,12 @@ def path_rows(panel_id, paths, shown):
                  caption="every path from an input to the output; choose one to highlight it")
 
 
+def natural_width(svg):
+    """The drawing's width in points, from its viewBox (Graphviz draws in points)."""
+    found = VIEW_BOX.search(svg)
+    return float(found[1]) if found else 0.0
+
+
 def graph_html(panel, panel_id):
     graph = panel["graph"]
     paths, edges = graph.get("paths", []), graph.get("edges", [])
@@ -55,7 +65,9 @@ def graph_html(panel, panel_id):
     listing = path_rows(panel_id, paths, shown) if paths else ""
     svg = graphviz.svg(graph["dot"])
     if svg is not None:
-        body = (f'<div class="tvg-graph-drawing">{svg}</div>{listing}'
+        width = natural_width(svg)
+        wide = '<p class="tvg-note">Wider than the page: scroll the drawing sideways.</p>' if width > WIDE else ""
+        body = (f'{wide}<div class="tvg-graph-drawing" style="--tvg-graph-width: {width:g}pt">{svg}</div>{listing}'
                 f"<details><summary>The edges as a table</summary>{edge_table}</details>")
     else:
         body = (f'<p class="tvg-hint">{escape(graphviz.INSTALL_HINT)}</p>{listing}{edge_table}'

@@ -47,7 +47,8 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg-halt dt { color: #666; }
 .tvg-halt dd { margin: 0; font-weight: bold; }
 .tvg-hint { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5rem 0.8rem; }
-.tvg-graph-drawing svg { max-width: 100%; height: auto; max-height: 40rem; }
+.tvg-graph-drawing { overflow-x: auto; }
+.tvg-graph-drawing svg { width: 100%; height: auto; min-width: calc(var(--tvg-graph-width) * 0.8); }
 """
 
 HALT_FIELDS = ("step", "layer", "op", "phase", "kind")
