@@ -30,11 +30,14 @@ GLOROT_WIDTHS = (64, 128, 256, 128, 64, 32, 16, 32, 64)
 
 
 def arguments(parser):
-    parser.add_argument("--widths", type=positive_int, nargs="+", default=[16, 64], help="ReLU chain widths (default 16 64)")
+    parser.add_argument("--widths", type=positive_int, nargs="+", default=[16, 64],
+                        help="ReLU chain widths (default 16 64)")
     parser.add_argument("--depth", type=positive_int, default=32, help="ReLU chain depth L (default 32)")
     parser.add_argument("--nets", type=positive_int, default=200, help="networks per width (default 200)")
-    parser.add_argument("--sigma-w", type=positive_float, default=math.sqrt(2), help="ReLU chains' sigma_w (default sqrt 2)")
-    parser.add_argument("--rescale-to", type=positive_float, default=1.0, help="the second sigma_w of the rescaling identity")
+    parser.add_argument("--sigma-w", type=positive_float, default=math.sqrt(2),
+                        help="ReLU chains' sigma_w (default sqrt 2)")
+    parser.add_argument("--rescale-to", type=positive_float, default=1.0,
+                        help="the second sigma_w of the rescaling identity (default 1)")
     parser.add_argument("--glorot-widths", type=positive_int, nargs="+", default=list(GLOROT_WIDTHS),
                         help="widths n_0..n_L of the linear chain for Glorot's variances")
     parser.add_argument("--glorot-nets", type=positive_int, default=100, help="networks per init (default 100)")
@@ -80,7 +83,8 @@ def relu_width(width, depth, nets, sigma_w, rng):
     alive = np.all(active > 0, axis=1)                  # a dead layer (K = 0) zeroes everything after it
     if alive.sum() < 2:
         raise OptionError(f"q9: only {alive.sum()} of {nets} networks of width {width} kept a live unit through "
-                          f"{depth} layers (each layer dies with probability 2^-{width}): use more --nets or wider --widths")
+                          f"{depth} layers (each layer dies with probability 2^-{width}): "
+                          "use more --nets or wider --widths")
     log_ratios = np.log(norms[alive, 1:] / norms[alive, :1])
     log_factors = np.diff(np.log(norms[alive]), axis=1).ravel()
     law = finite_width.relu_layer_law(width, sigma_w)
@@ -193,7 +197,8 @@ def run(widths=(16, 64), depth=32, nets=200, sigma_w=math.sqrt(2), rescale_to=1.
         "relu": [relu_width(width, depth, nets, sigma_w, rng) for width in widths],
         "rescaling": rescaling(depth, widths[0], sigma_w, rescale_to, seed),
         # Glorot's own setting (equal widths), then --glorot-widths, where the normalised init matters most
-        "glorot": [glorot(profile, glorot_nets, rng) for profile in ([glorot_widths[0]] * len(glorot_widths), glorot_widths)],
+        "glorot": [glorot(profile, glorot_nets, rng)
+                   for profile in ([glorot_widths[0]] * len(glorot_widths), glorot_widths)],
         "residual": {"width": residual_width, "sigma_w": 1.0, "limit": residual.residual_gain_limit(1.0),
                      "chains": [residual_chain_gain(L, residual_width, alpha, 1.0, residual_nets, rng)
                                 for L in residual_depths for alpha in (1.0, 1 / math.sqrt(L))]},
@@ -236,7 +241,8 @@ def show(result):
     s = result["rescaling"]
     lines.append(f"\n  same draws, sigma_w {s['sigma_w']:.4g} -> {s['sigma_w_new']:.4g}: h_l scales by exactly "
                  f"(s'/s)^l (to {s['predicted_forward'][-1]:.3e} at l = {depth}), dL/dh_l by (s'/s)^(L-l);")
-    lines.append(f"  largest relative difference from that: forward {s['forward_error']:.1e}, backward {s['backward_error']:.1e}")
+    lines.append(f"  largest relative difference from that: forward {s['forward_error']:.1e}, "
+                 f"backward {s['backward_error']:.1e}")
 
     lines.append(f"\n(b) Hanin: ln(|h_L|^2 / |h_0|^2) across networks, L = {depth}: the variance grows with beta = L/n.")
     lines.append(f"  {'width':>5} {'beta':>6} {'Var measured':>16} {'exact L Var[ln F]':>18} {'5 beta':>7} "
@@ -249,7 +255,8 @@ def show(result):
     lines.append("  |h_L|^2/|h_0|^2 over nets, 5% / median / 95% (the mean is 1 at every width):")
     for r in result["relu"]:
         lines.append(f"  {r['width']:>5}  measured " + " / ".join(f"{v:.3g}" for v in r["ratio_percentiles"])
-                     + "   log-normal with the exact moments " + " / ".join(f"{v:.3g}" for v in r["predicted_ratio_percentiles"]))
+                     + "   log-normal with the exact moments "
+                     + " / ".join(f"{v:.3g}" for v in r["predicted_ratio_percentiles"]))
 
     lines.append("\n(c) Glorot & Bengio: linear chains, loss = sum(h_L * c), mean over nets: per-unit E(dL/dh_l)^2")
     lines.append("    and per-entry E(dL/dW_l)^2, measured / exact in expectation:")
@@ -271,12 +278,13 @@ def show(result):
 def glorot_panel(g):
     depths, lines = list(range(len(g["widths"]))), []
     for n, scheme in enumerate(("standard", "normalised")):
+        d = g[scheme]
         lines += [
-            {"label": f"{scheme} dL/dh measured", "x": depths, "y": [m for m, _ in g[scheme]["backward"]], "style": f"C{n}o"},
-            {"label": f"{scheme} exact", "x": depths, "y": g[scheme]["predicted_backward"], "style": f"C{n}-"},
-            {"label": f"{scheme} dL/dW measured", "x": depths[1:], "y": [m for m, _ in g[scheme]["weight_gradient"]],
+            {"label": f"{scheme} dL/dh measured", "x": depths, "y": [m for m, _ in d["backward"]], "style": f"C{n}o"},
+            {"label": f"{scheme} exact", "x": depths, "y": d["predicted_backward"], "style": f"C{n}-"},
+            {"label": f"{scheme} dL/dW measured", "x": depths[1:], "y": [m for m, _ in d["weight_gradient"]],
              "style": f"C{n + 2}s"},
-            {"label": f"{scheme} dL/dW exact", "x": depths[1:], "y": g[scheme]["predicted_weight_gradient"], "style": f"C{n + 2}--"}]
+            {"label": f"{scheme} dL/dW exact", "x": depths[1:], "y": d["predicted_weight_gradient"], "style": f"C{n + 2}--"}]
     return {"title": f"Glorot: widths {' '.join(map(str, g['widths']))}", "xlabel": "layer l",
             "ylabel": "per-unit second moment", "lines": lines}
 
@@ -293,10 +301,10 @@ def figure(result):
     residual_lines = []
     for n, (name, pick) in enumerate((("alpha = 1", 0), ("alpha = 1/sqrt(L)", 1))):
         chains = res[pick::2]
+        depths = [r["depth"] for r in chains]
         residual_lines += [
-            {"label": f"{name} measured", "x": [r["depth"] for r in chains], "y": [r["total"][0] for r in chains], "style": f"C{n}o"},
-            {"label": "(1 + alpha^2 sigma_w^2)^L", "x": [r["depth"] for r in chains], "y": [r["predicted_total"] for r in chains],
-             "style": f"C{n}-"}]
+            {"label": f"{name} measured", "x": depths, "y": [r["total"][0] for r in chains], "style": f"C{n}o"},
+            {"label": "(1 + alpha^2 sigma_w^2)^L", "x": depths, "y": [r["predicted_total"] for r in chains], "style": f"C{n}-"}]
     return [
         {"title": "Hanin: Var ln(|h_l|^2/|h_0|^2) across nets", "xlabel": "layer l", "ylabel": "variance",
          "yscale": "linear", "lines": variance_lines},
