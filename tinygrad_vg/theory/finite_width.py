@@ -79,8 +79,9 @@ def relu_layer_law(width, sigma_w, fan_in=None):
       E[ln F]   = ln(sigma_w^2 / fan_in) + ln 2 + E[psi(K/2)],
       Var[ln F] = E[psi'(K/2)] + Var[psi(K/2)]    (total variance over K).
     Exact at every width (fan_in defaults to width); for large width E[ln F] ~ ln E[F] - 5 / (2 width)
-    and Var[ln F] ~ 5 / width.  The chi-square law follows from rotation invariance (as in Hanin &
-    Nica 2019's treatment of ReLU networks); He et al. 2015 gave the mean.
+    and Var[ln F] ~ 5 / width.  The chi-square law is derived here from rotation invariance (the
+    product of such layer factors is what Hanin 2018 and Hanin & Nica 2019 study); He et al. 2015
+    gave the mean.
     """
     fan_in = width if fan_in is None else fan_in
     if width < 1 or fan_in < 1:
@@ -106,7 +107,8 @@ def relu_log_norm_moments(widths, sigma_w, input_width=None):
     exact at any width, given that no layer is dead (all K_l >= 1, probability prod (1 - 2^-n_l)).
     input_width n_0 defaults to n_1.  Summed over layers, Var ~ 5 beta with beta = sum 1/n_l
     (hanin_variance_approximation): the fluctuations across networks grow with depth / width
-    (Hanin 2018; Hanin & Rolnick 2018), although E[|h_L|^2] / |h_0|^2 = 1 at sigma_w^2 = 2.
+    (Hanin 2018; Hanin & Rolnick 2018), although E[|h_L|^2] / |h_0|^2 = 1 at sigma_w^2 = 2 and equal
+    widths.
     """
     fan_ins = [input_width or widths[0], *widths[:-1]]
     laws = [relu_layer_law(n, sigma_w, fan_in) for n, fan_in in zip(widths, fan_ins)]
@@ -121,9 +123,12 @@ def hanin_beta(widths):
 
 
 def hanin_variance_approximation(widths):
-    """5 beta: Var[ln(|h_L|^2 / |h_0|^2)] for He-initialised Gaussian ReLU layers to first order in
-    1 / n_l (each layer: E psi'(K/2) ~ 4/n from chi^2, Var ln K ~ 1/n from the binomial count).
-    Statistical: the large-width limit of relu_log_norm_moments; Hanin & Rolnick 2018, Hanin & Nica 2019."""
+    """5 beta: Var[ln(|h_L|^2 / |h_0|^2)] for Gaussian ReLU layers to first order in 1 / n_l (each
+    layer: E psi'(K/2) ~ 4/n from the chi^2, Var ln K ~ 1/n from the binomial count; worked out here
+    from relu_layer_law, which it approaches as every n_l -> infinity: 6.7/n at n = 16, 5.07/n at
+    n = 256).  That the fluctuations are governed by beta is Hanin 2018 and Hanin & Rolnick 2018
+    (keep sum 1/n_l bounded, i.e. width growing with depth); Hanin & Nica 2019 show ln is
+    asymptotically Gaussian when depth and width grow together."""
     return 5.0 * hanin_beta(widths)
 
 
