@@ -19,7 +19,7 @@ import os
 import sys
 
 from . import plot
-from .views import html
+from .views import notebook
 from .views.jsondata import to_json
 
 VIEW_FLAGS = ("json", "plot", "html")
@@ -35,8 +35,9 @@ def title_and_description(script):
     return first.strip(), rest.strip()
 
 
-class Result(dict):
-    """A run's data (a plain dict: what --json prints) that can also show itself."""
+class Result(dict, notebook.Shown):
+    """A run's data (a plain dict: what --json prints) that can also show itself: as text, as a
+    page (to_html, save_html), as a figure (save_png) and in a notebook (views.notebook.Shown)."""
 
     def __init__(self, data, script):
         super().__init__(data)
@@ -51,23 +52,24 @@ class Result(dict):
     def to_json(self):
         return to_json(self)
 
-    def to_html(self):
-        """One self-contained page: no network, no file beside it."""
-        title, description = title_and_description(self.script)
-        return html.page(title, description, self.figure(), self.show())
+    def display_title(self):
+        return title_and_description(self.script)[0]
 
-    def save_html(self, path):
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(self.to_html())
+    def description(self):
+        return title_and_description(self.script)[1]
+
+    def panels(self):
+        return self.figure()
+
+    def text(self):
+        return self.show()
+
+    def png(self):
+        return plot.png_bytes(self.figure(), self.display_title())
 
     def save_png(self, path):
         """The figure as a PNG file (needs matplotlib: ImportError with the install hint otherwise)."""
-        plot.save_figure(path, self.figure(), title_and_description(self.script)[0])
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        """Jupyter's display: the page's body as HTML, the text as plain text. Never raises."""
-        title, _ = title_and_description(self.script)
-        return {"text/plain": self.show(), "text/html": html.fragment(title, self.figure(), self.show())}
+        plot.save_figure(path, self.figure(), self.display_title())
 
 
 def experiment(run):

@@ -43,11 +43,14 @@ def shown(title, panels, text, png=lambda: None):
 
 class Shown:
     """A base for an object that shows itself in a notebook and as a page: it defines `panels()`
-    (a list in the vocabulary of tinygrad_vg.views), and may redefine `display_title()`, `text()`
-    (by default str(self)) and `png()`."""
+    (a list in the vocabulary of tinygrad_vg.views), and may redefine `display_title()`,
+    `description()`, `text()` (by default str(self)) and `png()`."""
 
     def display_title(self):
         return type(self).__name__
+
+    def description(self):
+        return ""
 
     def text(self):
         return str(self)
@@ -62,7 +65,7 @@ class Shown:
 
     def to_html(self):
         """One self-contained page: no network, no file beside it."""
-        return html.page(self.display_title(), "", self.panels(), self.text())
+        return html.page(self.display_title(), self.description(), self.panels(), self.text())
 
     def save_html(self, path):
         with open(path, "w", encoding="utf-8") as file:
