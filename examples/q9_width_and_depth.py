@@ -8,7 +8,8 @@ they add up, so across networks ln(|h_L|^2 / |h_0|^2) spreads with variance ~ 5 
 Glorot: the standard init U[-1/sqrt(n), 1/sqrt(n)] shrinks the backward signal by 3 per layer while,
 at equal widths, the weight gradients stay equal across layers; the normalised init keeps both flat
 at equal widths and within the widths' ratios otherwise. Residual chains x + alpha f(x) multiply |dL/dx|^2
-by 1 + alpha^2 sigma_w^2 per block: 2^L at alpha = 1, at most e at alpha = 1/sqrt(L).
+by 1 + alpha^2 sigma_w^2 per block: 2^L at alpha = 1 = sigma_w, never more than e^(sigma_w^2) at
+alpha = 1/sqrt(L).
 Predictions are exact laws (theory.finite_width, theory.residual); the measurements over many
 networks are statistical and printed with their standard errors.
 
