@@ -23,7 +23,7 @@ BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730)
 ASYMPTOTIC_FROM = 10.0      # at x >= 10 the terms above leave an error below 1e-16 relative
 
 
-def shift_up(x, term):
+def _shift_up(x, term):
     """(x + s, sum of term(x + j) for j < s), s the least whole number with x + s >= ASYMPTOTIC_FROM."""
     x = np.array(x, dtype=np.float64)
     if np.any(~(x > 0)):
@@ -42,7 +42,7 @@ def digamma(x):
     psi(x) = psi(x + 1) - 1 / x moves x above 10, then psi(x) = ln x - 1 / (2x) - sum_k B_2k / (2k x^2k)
     (Abramowitz & Stegun 6.3.5 and 6.3.18).  Exact to rounding.
     """
-    x, below = shift_up(x, lambda y: 1.0 / y)
+    x, below = _shift_up(x, lambda y: 1.0 / y)
     series = sum(b / (2 * k) / x ** (2 * k) for k, b in enumerate(BERNOULLI, start=1))
     return np.log(x) - 0.5 / x - series - below
 
@@ -53,7 +53,7 @@ def trigamma(x):
     psi'(x) = psi'(x + 1) + 1 / x^2, then psi'(x) = 1/x + 1/(2x^2) + sum_k B_2k / x^(2k+1)
     (Abramowitz & Stegun 6.4.6 and 6.4.12).  Exact to rounding.
     """
-    x, below = shift_up(x, lambda y: 1.0 / y ** 2)
+    x, below = _shift_up(x, lambda y: 1.0 / y ** 2)
     series = sum(b / x ** (2 * k + 1) for k, b in enumerate(BERNOULLI, start=1))
     return 1.0 / x + 0.5 / x ** 2 + series + below
 
