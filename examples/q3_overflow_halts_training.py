@@ -146,7 +146,20 @@ def figure(result):
                        "rows": [[c["depth"], describe_prediction(c["predicted"]),
                                  describe_halt(c["halt"], result["steps"]), "yes" if c["agree"] else "NO"]
                                 for c in result["chains"]]}}
-    return [table] + ([halt_panel] if deepest["halt"] else [])
+    shallow, unchecked = result["shallow"], result["unchecked"]
+    rows = [[f"depth {unchecked['depth']} without the halt: loss", unchecked["loss"], "inf"],
+            ["  finite entries of dL/dW_1", f"{unchecked['finite']} of {unchecked['entries']}", "0"],
+            ["  nan entries of W_1 after one SGD step", f"{unchecked['nan_weights_after_step']} of "
+                                                        f"{unchecked['entries']}", "all"]]
+    if shallow["loss"] is not None:
+        rows = [[f"depth {shallow['depth']}, step 0: loss", shallow["loss"], shallow["theory_loss"]],
+                ["  |dL/dW_1|", shallow["weight_grad_norm"], shallow["theory_weight_grad_norm"]],
+                ["  the SGD step lr |dL/dW_1|", result["lr"] * shallow["weight_grad_norm"],
+                 result["lr"] * shallow["theory_weight_grad_norm"]],
+                ["  the weights it updates, |W_1| = k sqrt(width)", shallow["weight_norm"], shallow["weight_norm"]]] + rows
+    aftermath = {"title": "what backward hands the optimiser, measured beside theory",
+                 "table": {"header": ["", "measured", "theory"], "rows": rows}}
+    return [table] + ([halt_panel] if deepest["halt"] else []) + [aftermath]
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def figure(result):
                    "table": {"header": ["sigma_w", "q*", "chi_1 theory", "chi_1 measured", "+-", "max |h|",
                                         "|dL/dh_1|/|dL/dh_L|", "predicted"],
                              "rows": [[c["sigma_w"], c["fixed_point"], c["chi1"], c["measured_chi1"],
-                                       c["measured_chi1_std"], c["largest_activation"], c["ratio"],
+                                       c["measured_chi1_std"], f"{c['largest_activation']:.5f}", c["ratio"],
                                        c["predicted_ratio"]] for c in result["chains"]]}})
     return panels
 
