@@ -67,3 +67,9 @@ def test_without_matplotlib_png_bytes_raises_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)      # import matplotlib now raises ImportError
     with pytest.raises(ImportError, match=r'pip install -e "\.\[plot\]"'):
         plot.png_bytes([LINES])
+
+
+def test_many_panels_wrap_onto_rows_of_two(pyplot):
+    figure = plot.figure_of([LINES] * 5, None, *pyplot)
+    drawn = [ax for ax in figure.axes if ax.axison]
+    assert len(drawn) == 5 and len({round(ax.get_position().x0, 3) for ax in drawn}) == 2

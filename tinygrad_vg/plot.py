@@ -36,6 +36,7 @@ def log_axis(low, high, width=40):
     return left + " " * max(width - len(left) - len(right), 1) + right
 
 
+COLUMNS = 2      # panels a row: more, and a figure of five charts is 3500 pixels wide
 INSTALL_HINT = 'PNG figures need matplotlib, which is not installed: pip install -e ".[plot]"'
 __all__ = ["decade_range", "log10_or_nan", "log_bar", "log_bars", "log_axis", "save_figure", "png_bytes"]
 
@@ -82,8 +83,9 @@ def draw_lines(ax, panel, ticker):
         ax.plot(as_floats(line["x"]), y, line.get("style", "-"), label=line["label"])
     for mark in panel.get("marks", []):
         ax.axvline(mark["x"], color="#d62728", linestyle="--", linewidth=1.2)
-        ax.annotate(mark.get("label", ""), (mark["x"], 1), xycoords=("data", "axes fraction"), xytext=(0, 4),
-                    textcoords="offset points", ha="center", va="bottom", color="#d62728", fontsize="small")
+        # inside the plot, right of the line, so it never runs into the title
+        ax.annotate(mark.get("label", ""), (mark["x"], 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                    textcoords="offset points", ha="left", va="top", color="#d62728", fontsize="small")
     # beside the plot, never on the data
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     ax.grid(True, which="major", alpha=0.3)
@@ -113,12 +115,16 @@ def figure_of(panels, title, pyplot, ticker):
     """The matplotlib figure of the panels: charts, heatmaps and halts side by side (tables and graphs
     are the HTML page's)."""
     drawable = [p for p in panels if "lines" in p or "heatmap" in p or "halt" in p]
-    figure, axes = pyplot.subplots(1, max(len(drawable), 1), figsize=(6.4 * max(len(drawable), 1), 4.2), squeeze=False)
+    columns = min(max(len(drawable), 1), COLUMNS)
+    rows = max(math.ceil(len(drawable) / columns), 1)
+    figure, axes = pyplot.subplots(rows, columns, figsize=(6.4 * columns, 4.2 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(drawable):]:
+        ax.axis("off")
     if not drawable:
-        axes[0][0].axis("off")
-        axes[0][0].text(0.5, 0.5, "No chart here: the HTML page (--html) shows the tables and the graph.",
-                        ha="center", va="center")
-    for ax, panel in zip(axes[0], drawable):
+        axes[0].text(0.5, 0.5, "No chart here: the HTML page (--html) shows the tables and the graph.",
+                     ha="center", va="center")
+    for ax, panel in zip(axes, drawable):
         if "heatmap" in panel:
             draw_heatmap(figure, ax, panel, ticker)
         elif "lines" in panel:
