@@ -15,7 +15,8 @@ where its statement comes from.  One subject per module; all of them are re-expo
   gaussian        E[f(z)] for z ~ N(0, q): the activations' second moments, by quadrature
   mean_field      the length map, the gradient gain chi_1, the edge of chaos, init variances
   correlation     two inputs' correlation map, its fixed point c*, chi_c and the depth scale xi_c
-  residual        residual chains: the gain 1 + alpha^2 sigma_w^2 per block
+  residual        residual chains: the gain 1 + alpha^2 sigma_w^2 per block, alpha = 1/sqrt(L)
+  finite_width    He's ReLU law at finite width, Hanin's fluctuations, Glorot's per-layer variances
   identity_chain  the W = k I chain in closed form, and where it overflows
   spectra         spectral radius and largest singular value
   eigen           W^s through W = V diag(lambda) V^-1, and non-normal transients
@@ -29,7 +30,10 @@ from .mean_field import (length_map, gradient_gain, preactivation_second_moments
                          tanh_chi1, tanh_critical_sigma_w, gradient_depth_scale)
 from .correlation import (correlation_map, correlation_slope, tanh_correlation_fixed_point, tanh_chi_c,
                           tanh_depth_scales)
-from .residual import residual_gain, residual_second_moments
+from .residual import residual_gain, residual_second_moments, residual_backward_gains, residual_gain_limit
+from .finite_width import (digamma, trigamma, active_units_pmf, ReluLayerLaw, relu_layer_law, LogNormMoments,
+                           relu_log_norm_moments, hanin_beta, hanin_variance_approximation, relu_rescaling,
+                           standard_uniform_variance, LinearChainVariances, linear_chain_variances)
 from .identity_chain import (IdentityChain, identity_chain, SGDStep, identity_chain_sgd_step,
                              overflow_layer, NonFinite, identity_chain_first_nonfinite,
                              OverflowDepths, overflow_depth_estimates)
