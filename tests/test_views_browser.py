@@ -44,8 +44,13 @@ def browser():
 
 
 def open_page(browser, path, javascript=True):
+    """The page loaded; it must ask for nothing beyond itself (its PNGs are data: URIs)."""
     page = browser.new_page(viewport={"width": 1100, "height": 900}, java_script_enabled=javascript)
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(path.as_uri())
+    page.wait_for_load_state("networkidle")
+    assert [url for url in asked if not url.startswith("data:")] == [path.as_uri()]
     screens = os.environ.get("TINYGRAD_VG_SCREENS")
     if screens:
         page.screenshot(path=os.path.join(screens, f"{path.stem}{'' if javascript else '-nojs'}.png"), full_page=True)

@@ -116,6 +116,13 @@ def test_marks_and_the_legend_stay_off_the_data():
     assert all(float(node.get(key)) > right for node in legend.iter() for key in ("x", "x1", "cx") if node.get(key))
 
 
+def test_a_long_legend_makes_the_chart_taller_instead_of_running_off_it():
+    lines = [{"label": f"series {n}", "x": [1, 2], "y": [1.0, 2.0]} for n in range(30)]
+    svg = ElementTree.fromstring(lines_chart({"lines": lines}))
+    last = max(float(t.get("y")) for g in svg.iter("g") if g.get("class") == "tvg-legend-entry" for t in g.iter("text"))
+    assert last < float(svg.get("viewBox").split()[3])
+
+
 def test_styles_follow_matplotlib_format_strings():
     assert parse_style("C1o", "#000") == (PALETTE[1], True, None)
     assert parse_style("k--", "#000") == ("#000000", False, "--")

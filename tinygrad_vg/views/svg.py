@@ -21,6 +21,7 @@ STYLE = re.compile(r"^(?:C(?P<cycle>\d)|(?P<letter>[bgrcmyk]))?(?P<marker>[o.sx+
 PLOT_WIDTH, PLOT_HEIGHT = 480, 300
 LEFT, TOP, BOTTOM = 70, 30, 50          # room for the y labels, the marks' labels, the x labels
 CHARACTER = 6.8                          # the width of one legend character at 12px, roughly
+LEGEND_ROW = 18
 
 
 def parse_style(style, default_colour):
@@ -66,7 +67,7 @@ def legend_svg(entries, left, top):
     """The legend as a column beside the plot: a sample of each series' mark, then its label."""
     parts = []
     for n, (label, colour, points, dash) in enumerate(entries):
-        y = top + 8 + 18 * n
+        y = top + 8 + LEGEND_ROW * n
         sample = ""
         if dash is not None:
             dashing = f' stroke-dasharray="{DASHES[dash]}"' if DASHES[dash] else ""
@@ -105,7 +106,7 @@ def lines_chart(panel):
         left_out += missing
     legend_width = 40 + CHARACTER * max((len(entry[0]) for entry in entries), default=0)
     width = right + 20 + legend_width
-    height = bottom + BOTTOM + (18 if left_out else 0)
+    height = max(bottom + BOTTOM + (18 if left_out else 0), TOP + LEGEND_ROW * len(entries) + 8)
     note = (f'<text class="tvg-note" x="{LEFT}" y="{bottom + BOTTOM + 8}">{left_out} value'
             f'{"s" if left_out != 1 else ""} without a logarithm (0, inf or nan) left out</text>'
             if left_out and y_scale.log else "")
