@@ -21,6 +21,8 @@ where its statement comes from.  One subject per module; all of them are re-expo
   spectra         spectral radius and largest singular value
   eigen           W^s through W = V diag(lambda) V^-1, and non-normal transients
   rnn             recurrent chains: bounds and estimates of the gradient through time
+  isometry        the end-to-end Jacobian's spectrum: orthogonal, Gaussian, tanh at criticality
+  learning_dynamics  Saxe et al.'s exact learning of a deep linear chain, and its time against depth
   remedies        Adam's first step, BatchNorm's gradient growth at initialisation
 """
 from .gaussian import (phi, phi_prime, gaussian_expectation, pair_expectation, second_moment,
@@ -42,5 +44,9 @@ from .eigen import (Eigenbasis, eigenbasis, eigendecomposition_gradients, Transi
                     kreiss_bounds)
 from .rnn import (rnn_gradient_bound, linear_rnn_gradient_norms, saturated_rnn_gradient_ratios, TanhRNNRate,
                   tanh_rnn_mean_field_rate)
+from .isometry import (fuss_catalan, fuss_catalan_edge, GaussianProductSpectrum, gaussian_product_spectrum,
+                       JacobianSpectrum, jacobian_spectrum, WEIGHT_S1)
+from .learning_dynamics import (time_constant, largest_stable_lr, learning_time, deep_limit_learning_time,
+                                mode_strength, gradient_descent_modes, first_step_reaching)
 from .remedies import (adam_first_step, BatchNormGrowth, batchnorm_gradient_growth,
                        batchnorm_gradient_growth_monte_carlo)
