@@ -9,6 +9,7 @@ import pytest
 
 from extras import require, require_program
 from tinygrad_vg.examples import q1_identity_chain as q1
+from tinygrad_vg.examples import q3_overflow_halts_training as q3
 from tinygrad_vg.views import html
 
 CHROMIUM = "/usr/bin/chromium-headless-shell"
@@ -85,6 +86,16 @@ def test_q1_page_plots_a_point_per_layer_where_the_log_axis_puts_its_value(brows
         # the browser keeps SVG geometry in floats: a hundredth of a pixel is far below a wrong scale
         assert y == pytest.approx(expected, abs=0.01)
     assert seen["legendLeft"] > seen["frameRight"]                     # the legend is beside the plot
+
+
+def test_q3_page_s_halt_panel_names_the_layer_its_json_names(browser, tmp_path):
+    result = q3.run(depths=[43])
+    halt = result["chains"][-1]["halt"]
+    result.save_html(tmp_path / "q3.html")
+    banner = open_page(browser, tmp_path / "q3.html").locator(".tvg-halt")
+    assert banner.get_attribute("data-layer") == str(halt["layer"]) and banner.get_attribute("data-step") == "0"
+    assert banner.locator(".tvg-halt-layer").inner_text() == str(halt["layer"]) and banner.is_visible()
+    assert halt["module"] in banner.inner_text()
 
 
 def handmade_page(tmp_path, name):

@@ -16,6 +16,7 @@ from tinygrad_vg.views import graph_panel, html
 from tinygrad_vg.views.heatmap import MOST_RECTS, heatmap_chart
 from tinygrad_vg.views.png_encode import png_bytes
 from tinygrad_vg.views.svg import PALETTE, lines_chart, parse_style
+from tinygrad_vg.views.tables import table
 
 
 def chart(ys, xs=None, **keys):
@@ -257,3 +258,10 @@ def test_the_description_is_reflowed_into_paragraphs_and_lists_and_indented_bloc
 def test_an_unknown_panel_is_a_clear_error():
     with pytest.raises(ValueError, match="'odd'.*expected one of lines, heatmap"):
         html.page("t", "", [{"title": "odd", "scatter": []}], "")
+
+
+def test_a_column_of_numbers_is_right_aligned_and_a_mixed_one_left():
+    cells = [(tag, a.get("class")) for tag, a in Collect(table(["n", "mixed"], [[1, 2.5], [3.0, "0 of 64"]])).tags
+             if tag in ("th", "td")]
+    assert cells == [("th", "tvg-number"), ("th", None), ("td", "tvg-number"), ("td", None),
+                     ("td", "tvg-number"), ("td", None)]

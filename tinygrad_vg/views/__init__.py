@@ -18,8 +18,8 @@ is a dict with a "title" and exactly one of these keys, which says what it is:
              with "xlabel", "ylabel" and "colorbar" (what the colour is); drawn as log10 colours.
              Rows are steps (y, upwards) and columns layers (x) wherever both appear.
   "table":   {"header": [...], "rows": [[...], ...]}: cells are numbers or strings.
-  "halt":    {"step", "layer", "op", "phase", "kind", "message"}: where training stopped (a field
-             not known is None).
+  "halt":    {"step", "layer", "op", "phase", "kind", "message"} and optionally "module" (e.g.
+             "layers.42 (Linear)"): where training stopped (a field not known is None).
   "graph":   {"dot": DOT text, "edges": [{"from", "to", "derivative"}], "paths":
              [{"label", "edges": [[from, to], ...], "product"}], "highlight": the index of the path
              shown first (default 0)}: a computation graph; node names are the DOT node ids, and

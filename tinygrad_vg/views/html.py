@@ -23,7 +23,7 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg-panel { margin: 1.8rem 0; }
 .tvg table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.5rem 0; }
 .tvg td, .tvg th { border-bottom: 1px solid #ddd; padding: 0.15rem 0.6rem; text-align: left; }
-.tvg td.tvg-number { text-align: right; }
+.tvg .tvg-number { text-align: right; }
 .tvg caption { text-align: left; color: #555; padding-bottom: 0.2rem; white-space: nowrap; }
 .tvg th { border-bottom: 2px solid #999; }
 .tvg pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
@@ -65,7 +65,8 @@ def halt_html(halt):
                 f'<b class="tvg-halt-layer">{or_unknown(halt.get("layer"))}</b>: '
                 f'{or_unknown(halt.get("kind"))} in the <b>{or_unknown(halt.get("phase"))}</b> of '
                 f'<b><code>{or_unknown(halt.get("op"))}</code></b>')
-    fields = "".join(f"<dt>{key}</dt><dd>{or_unknown(halt.get(key))}</dd>" for key in HALT_FIELDS)
+    fields = "".join(f"<dt>{key}</dt><dd>{or_unknown(halt.get(key))}</dd>"
+                     for key in HALT_FIELDS + (("module",) if halt.get("module") else ()))
     message = f"<pre>{escape(halt['message'])}</pre>" if halt.get("message") else ""
     return (f'<div class="tvg-halt" role="alert" {data}><p class="tvg-halt-headline">{headline}</p>'
             f"<dl>{fields}</dl>{message}</div>")

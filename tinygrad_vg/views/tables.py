@@ -9,21 +9,31 @@ class Markup(str):
     """Text that is already HTML: a table puts it in a cell unescaped."""
 
 
-def cell(value):
-    """A <td>: numbers right-aligned (their digits line up), text left-aligned."""
+def is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def cell(value, right):
+    """A <td>: a number to 4 significant digits, text escaped, Markup as it is; right-aligned if asked."""
     if isinstance(value, Markup):
-        return f"<td>{value}</td>"
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        shown = value
+    elif is_number(value):
         shown = int(value) if isinstance(value, numbers.Integral) else number(float(value))
-        return f'<td class="tvg-number">{shown}</td>'
-    return f'<td>{escape("" if value is None else value)}</td>'
+    else:
+        shown = escape("" if value is None else value)
+    return f'<td class="tvg-number">{shown}</td>' if right else f"<td>{shown}</td>"
 
 
 def table(header, rows, row_attributes=None, caption=""):
-    """An HTML table; row_attributes, if given, is one string of attributes per row (e.g. data-*)."""
-    head = "".join(f"<th>{escape(name)}</th>" for name in header)
+    """An HTML table; row_attributes, if given, is one string of attributes per row (e.g. data-*).
+    A column of numbers only is right-aligned, so its digits line up; any other column left-aligned."""
+    width = max((len(row) for row in rows), default=0)
+    numeric = [all(is_number(row[j]) for row in rows if j < len(row) and row[j] not in (None, ""))
+               for j in range(width)]
+    head = "".join(f'<th{" class=tvg-number" if j < width and numeric[j] else ""}>{escape(name)}</th>'
+                   for j, name in enumerate(header))
     body = "".join(f"<tr{' ' + row_attributes[n] if row_attributes else ''}>"
-                   + "".join(cell(value) for value in row) + "</tr>"
+                   + "".join(cell(value, numeric[j]) for j, value in enumerate(row)) + "</tr>"
                    for n, row in enumerate(rows))
     caption = f"<caption>{escape(caption)}</caption>" if caption else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
