@@ -86,6 +86,17 @@ def test_q1_page_plots_a_point_per_layer_where_the_log_axis_puts_its_value(brows
         # the browser keeps SVG geometry in floats: a hundredth of a pixel is far below a wrong scale
         assert y == pytest.approx(expected, abs=0.01)
     assert seen["legendLeft"] > seen["frameRight"]                     # the legend is beside the plot
+    # a click on a legend entry hides that series, a second shows it again
+    entry = page.locator("g.tvg-legend-entry").first
+    entry.click()
+    assert visible_points(page) == depth * (len(k) - 1)
+    entry.click()
+    assert visible_points(page) == depth * len(k)
+
+
+def visible_points(page):
+    points = page.locator("svg.tvg-chart circle.tvg-point")
+    return sum(points.nth(n).is_visible() for n in range(points.count()))
 
 
 def test_q3_page_s_halt_panel_names_the_layer_its_json_names(browser, tmp_path):

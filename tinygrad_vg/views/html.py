@@ -10,7 +10,7 @@ import zlib
 from .axes import escape
 from .graph_panel import PATH_SCRIPT, graph_html
 from .heatmap import heatmap_chart
-from .svg import lines_chart
+from .svg import LEGEND_SCRIPT, lines_chart
 from .tables import table
 
 STYLE = """
@@ -38,6 +38,9 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg svg .tvg-frame { fill: none; stroke: #444; }
 .tvg svg .tvg-line { fill: none; stroke-width: 1.8; }
 .tvg svg .tvg-legend line { stroke-width: 1.8; }
+.tvg svg .tvg-legend-entry { cursor: pointer; }
+.tvg svg .tvg-legend-entry.tvg-off { opacity: 0.35; }
+.tvg svg .tvg-hidden { display: none; }
 .tvg svg .tvg-mark line { stroke: #d62728; stroke-dasharray: 4 3; stroke-width: 1.5; }
 .tvg svg .tvg-mark text { fill: #d62728; font-weight: bold; }
 .tvg svg .tvg-note, .tvg p.tvg-note { fill: #666; color: #666; font-size: 12px; }
@@ -130,7 +133,8 @@ def description_html(description):
 
 
 def body(title, description, panels, text):
-    script = PATH_SCRIPT if any("graph" in panel for panel in panels) else ""
+    script = ((PATH_SCRIPT if any("graph" in panel for panel in panels) else "")
+              + (LEGEND_SCRIPT if any("lines" in panel for panel in panels) else ""))
     about = description_html(description)
     return (f'<div class="tvg"><style>{STYLE}</style><h1>{escape(title)}</h1>{about}'
             + "".join(panel_html(panel, n) for n, panel in enumerate(panels))

@@ -3,7 +3,8 @@ by default, with the legend beside the plot (never on the data) and vertical mar
 
 Every point is a <circle class="tvg-point" data-series data-x data-y>, every line a <path
 class="tvg-line" data-series data-points>, every tick a <g class="tvg-tick" data-value data-position>
-(views.axes): a test can check the geometry without reading pixels. Values without a logarithm (0,
+(views.axes): a test can check the geometry without reading pixels. A click on a legend entry hides
+its series (LEGEND_SCRIPT), for crowded charts; the chart reads without it. Values without a logarithm (0,
 inf, nan, None) are left out of a log axis, never clipped, and the chart says how many.
 """
 import re
@@ -37,8 +38,8 @@ def parse_style(style, default_colour):
     return colour, bool(found["marker"]), line
 
 
-def series_svg(line, colour, points, dash, x_scale, y_scale):
-    """One series: its line (broken where a value is left out) and its points."""
+def series_svg(line, index, colour, points, dash, x_scale, y_scale):
+    """One series: its line (broken where a value is left out) and its points, in one <g data-index>."""
     label = escape(line["label"])
     shown = [(x, y) for x, y in zip(line["x"], line["y"]) if x_scale.shows(x) and y_scale.shows(y)]
     parts = []
@@ -60,7 +61,7 @@ def series_svg(line, colour, points, dash, x_scale, y_scale):
                          f'data-y="{datum(y)}" cx="{coordinate(x_scale.position(x))}" '
                          f'cy="{coordinate(y_scale.position(y))}" r="3" fill="{colour}">'
                          f'<title>{label}: {number(x)}, {number(y)}</title></circle>')
-    return "".join(parts), len(line["y"]) - len(shown)
+    return f'<g class="tvg-series" data-index="{index}">{"".join(parts)}</g>', len(line["y"]) - len(shown)
 
 
 def legend_svg(entries, left, top):
@@ -74,9 +75,21 @@ def legend_svg(entries, left, top):
             sample += f'<line x1="{left}" y1="{y}" x2="{left + 24}" y2="{y}" stroke="{colour}"{dashing}/>'
         if points:
             sample += f'<circle cx="{left + 12}" cy="{y}" r="3" fill="{colour}"/>'
-        parts.append(f'<g class="tvg-legend-entry" data-series="{escape(label)}">{sample}'
+        parts.append(f'<g class="tvg-legend-entry" data-index="{n}" data-series="{escape(label)}">{sample}'
                      f'<text x="{left + 32}" y="{y}" dy="0.35em">{escape(label)}</text></g>')
     return f'<g class="tvg-legend">{"".join(parts)}</g>'
+
+
+# a click on a legend entry hides its series (and shows it again): for crowded charts; not needed to read
+LEGEND_SCRIPT = """<script>
+document.addEventListener("click", function (event) {
+  var entry = event.target.closest("g.tvg-legend-entry");
+  if (!entry) return;
+  var off = entry.classList.toggle("tvg-off");
+  entry.closest("svg").querySelector('g.tvg-series[data-index="' + entry.dataset.index + '"]')
+    .classList.toggle("tvg-hidden", off);
+});
+</script>"""
 
 
 def marks_svg(marks, x_scale, top, bottom):
@@ -100,7 +113,7 @@ def lines_chart(panel):
     drawn, entries, left_out = [], [], 0
     for n, line in enumerate(lines):
         colour, points, dash = parse_style(line.get("style"), PALETTE[n % len(PALETTE)])
-        markup, missing = series_svg(line, colour, points, dash, x_scale, y_scale)
+        markup, missing = series_svg(line, n, colour, points, dash, x_scale, y_scale)
         drawn.append(markup)
         entries.append((line["label"], colour, points, dash))
         left_out += missing
