@@ -23,14 +23,17 @@ prints the cost of each epoch's LAST mini-batch (44 examples), so its curves osc
 The model, data, seeds and mini-batches are the same; --cost picks what is printed.
 
 Run:  python examples/course_optimization_methods.py [--optimizer gd|momentum|adam|all] [--epochs 10000]
+      [--plot course.png] [--html course.html]
       (all three for 10000 epochs take about a minute; --epochs 2000 a few seconds)
 """
-import argparse
+import sys
 import time
 
 import numpy as np
 
 from tinygrad_vg import Tensor, no_grad, optim
+from tinygrad_vg.argtypes import positive_int
+from tinygrad_vg.script import experiment, main
 
 LAYERS = [2, 5, 2, 1]
 RULES = {"gd": "optim.SGD(lr=0.0007)", "momentum": "optim.SGD(lr=0.0007 * (1 - 0.9), momentum=0.9)",
@@ -143,38 +146,75 @@ def train(optimizer, epochs=10000, cost="last-batch", lr=0.0007, mini_batch_size
     return {"costs": printed, "correct": int(np.sum(predictions == y)), "examples": x.shape[1]}
 
 
-def show(optimizer, cost, result, epochs, seconds):
-    published, accuracy = PUBLISHED.get((cost, optimizer), ([], None))
-    print(f"{optimizer}: {RULES[optimizer]}, cost printed: {cost}; {epochs} epochs in {seconds:.1f} s "
-          f"({1000 * seconds / epochs:.2f} ms per epoch of 5 mini-batches)")
-    print("  epoch   notebook   tinygrad_vg")
-    for epoch, value in result["costs"].items():
-        theirs = published[epoch // 1000] if epoch % 1000 == 0 and epoch // 1000 < len(published) else None
-        mark = "" if theirs is None else ("  same" if f"{theirs:f}" == f"{value:f}" else "  DIFFERENT")
-        print(f"  {epoch:5d}   {'-' if theirs is None else f'{theirs:f}':>8}   {value:f}{mark}")
-    ours = result["correct"] / result["examples"]
-    if accuracy is not None and epochs == 10000:
-        print(f"  training accuracy: {result['correct']}/{result['examples']} = {ours:.4f}, notebook {accuracy}\n")
-    else:
-        print(f"  training accuracy after {epochs} epochs: {result['correct']}/{result['examples']} = {ours:.4f}\n")
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(parser):
     parser.add_argument("--optimizer", choices=["gd", "momentum", "adam", "all"], default="all",
                         help="which of the notebook's three runs (default all)")
-    parser.add_argument("--epochs", type=int, default=10000, help="epochs (default 10000, the notebook's)")
+    parser.add_argument("--epochs", type=positive_int, default=10000, help="epochs (default 10000, the notebook's)")
     parser.add_argument("--cost", choices=["last-batch", "epoch-mean"], default="last-batch",
                         help="print the last mini-batch's cost (2017 notebook, default) or the epoch's mean (v1b)")
-    parser.add_argument("--every", type=int, default=1000, help="print the cost every N epochs (default 1000)")
-    args = parser.parse_args()
-    if args.epochs < 1 or args.every < 1:
-        parser.error("need --epochs >= 1 and --every >= 1")
-    for name in ["gd", "momentum", "adam"] if args.optimizer == "all" else [args.optimizer]:
+    parser.add_argument("--every", type=positive_int, default=1000, help="print the cost every N epochs (default 1000)")
+
+
+@experiment
+def run(optimizer="all", epochs=10000, cost="last-batch", every=1000):
+    """Each chosen run of the notebook: its printed costs beside the published ones, and its accuracy."""
+    runs = []
+    for name in ["gd", "momentum", "adam"] if optimizer == "all" else [optimizer]:
         start = time.perf_counter()
-        result = train(name, args.epochs, args.cost, every=args.every)
-        show(name, args.cost, result, args.epochs, time.perf_counter() - start)
+        result = train(name, epochs, cost, every=every)
+        published, accuracy = PUBLISHED.get((cost, name), ([], None))
+        runs.append({"optimizer": name, "rule": RULES[name], "seconds": time.perf_counter() - start,
+                     "costs": [{"epoch": epoch, "cost": value,
+                                "published": published[epoch // 1000] if epoch % 1000 == 0
+                                and epoch // 1000 < len(published) else None}
+                               for epoch, value in result["costs"].items()],
+                     "correct": result["correct"], "examples": result["examples"],
+                     "published_accuracy": accuracy if epochs == 10000 else None})
+    return {"cost": cost, "epochs": epochs, "runs": runs}
+
+
+def same_to_the_printed_digit(published, value):
+    return f"{published:f}" == f"{value:f}"
+
+
+def show(result):
+    lines, epochs = [], result["epochs"]
+    for r in result["runs"]:
+        lines.append(f"{r['optimizer']}: {r['rule']}, cost printed: {result['cost']}; {epochs} epochs in "
+                     f"{r['seconds']:.1f} s ({1000 * r['seconds'] / epochs:.2f} ms per epoch of 5 mini-batches)")
+        lines.append("  epoch   notebook   tinygrad_vg")
+        for c in r["costs"]:
+            theirs = c["published"]
+            mark = "" if theirs is None else ("  same" if same_to_the_printed_digit(theirs, c["cost"]) else "  DIFFERENT")
+            lines.append(f"  {c['epoch']:5d}   {'-' if theirs is None else f'{theirs:f}':>8}   {c['cost']:f}{mark}")
+        ours = r["correct"] / r["examples"]
+        if r["published_accuracy"] is not None:
+            lines.append(f"  training accuracy: {r['correct']}/{r['examples']} = {ours:.4f}, "
+                         f"notebook {r['published_accuracy']}\n")
+        else:
+            lines.append(f"  training accuracy after {epochs} epochs: {r['correct']}/{r['examples']} = {ours:.4f}\n")
+    return "\n".join(lines)
+
+
+def figure(result):
+    lines, rows = [], []
+    for n, r in enumerate(result["runs"]):
+        epochs = [c["epoch"] for c in r["costs"]]
+        lines.append({"label": f"{r['optimizer']} (this engine)", "x": epochs, "y": [c["cost"] for c in r["costs"]],
+                      "style": f"C{n}o"})
+        published = [c for c in r["costs"] if c["published"] is not None]
+        if published:
+            lines.append({"label": f"{r['optimizer']} (the notebook)", "x": [c["epoch"] for c in published],
+                          "y": [c["published"] for c in published], "style": f"C{n}-"})
+        rows += [[r["optimizer"], c["epoch"], "-" if c["published"] is None else f"{c['published']:f}",
+                  f"{c['cost']:f}", "" if c["published"] is None else
+                  ("same" if same_to_the_printed_digit(c["published"], c["cost"]) else "DIFFERENT")]
+                 for c in r["costs"]]
+    return [{"title": f"the notebook's printed cost ({result['cost']}) beside this engine's", "xlabel": "epoch",
+             "ylabel": "cost", "lines": lines},
+            {"title": "every printed cost, to the notebook's six digits",
+             "table": {"header": ["optimizer", "epoch", "notebook", "tinygrad_vg", ""], "rows": rows}}]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.modules[__name__]))

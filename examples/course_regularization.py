@@ -32,17 +32,20 @@ Data: the assignment's datasets/data.mat (keys X, y, Xval, yval). It is not ship
 project; pass its path with --data (reading a .mat file needs scipy), or a .npz with the same keys.
 
 Run:  python examples/course_regularization.py --data path/to/data.mat [--run none|l2|dropout|all]
-      [--iterations 30000]   (0.25-0.4 ms per iteration here: all three full runs take about 30 s)
+      [--iterations 30000] [--plot reg.png] [--html reg.html]
+      (0.25-0.4 ms per iteration here: all three full runs take about 30 s)
 """
-import argparse
 import hashlib
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from tinygrad_vg import Tensor, no_grad, optim, where
+from tinygrad_vg.argtypes import positive_int
+from tinygrad_vg.script import OptionError, experiment, main
 
 LAYERS = [2, 20, 3, 1]
 RUNS = {"none": {"lambd": 0.0, "keep_prob": 1.0}, "l2": {"lambd": 0.7, "keep_prob": 1.0},
@@ -153,44 +156,77 @@ def train(data, run="none", iterations=30000, learning_rate=0.3, every=10000):
     return {"costs": printed, "train": accuracy(parameters, x, y), "test": accuracy(parameters, x_test, y_test)}
 
 
-def show(run, result, iterations, seconds):
-    published, train_accuracy, test_accuracy = PUBLISHED[run]
-    print(f"{run}: lambd = {RUNS[run]['lambd']}, keep_prob = {RUNS[run]['keep_prob']}; {iterations} iterations "
-          f"in {seconds:.1f} s ({1000 * seconds / iterations:.2f} ms per iteration)")
-    print(f"  {'iteration':>9}   {'notebook':<21} tinygrad_vg")
-    for i, value in result["costs"].items():
-        theirs = published[i // 10000] if i % 10000 == 0 and i // 10000 < len(published) else None
-        ulps = None if theirs is None else round((value - float(theirs)) / np.spacing(float(theirs)))
-        mark = "" if ulps is None else ("  same" if ulps == 0 else f"  {ulps:+d} ulp")   # units in the last place
-        print(f"  {i:9d}   {'-' if theirs is None else theirs:<21} {value!r}{mark}")
-    if iterations == 30000:
-        print(f"  accuracy: train {result['train']:.12g} (notebook {train_accuracy}), "
-              f"test {result['test']:.12g} (notebook {test_accuracy})\n")
-    else:
-        print(f"  accuracy after {iterations} iterations: train {result['train']:.12g}, test {result['test']:.12g}\n")
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(parser):
     parser.add_argument("--data", help=f"the assignment's datasets/data.mat (or an .npz with its keys); "
                                        f"default ${DATA_ENV}, then examples/data/data.mat")
-    parser.add_argument("--run", choices=[*RUNS, "all"], default="all", help="which of the notebook's runs (default all)")
-    parser.add_argument("--iterations", type=int, default=30000, help="iterations (default 30000, the notebook's)")
-    parser.add_argument("--every", type=int, default=10000, help="print the cost every N iterations (default 10000)")
-    args = parser.parse_args()
-    if args.iterations < 1 or args.every < 1:
-        parser.error("need --iterations >= 1 and --every >= 1")
-    path = find_data(args.data)
+    parser.add_argument("--run", dest="which", choices=[*RUNS, "all"], default="all",
+                        help="which of the notebook's runs (default all)")
+    parser.add_argument("--iterations", type=positive_int, default=30000,
+                        help="iterations (default 30000, the notebook's)")
+    parser.add_argument("--every", type=positive_int, default=10000,
+                        help="print the cost every N iterations (default 10000)")
+
+
+@experiment
+def run(data=None, which="all", iterations=30000, every=10000):
+    """Each chosen run of the notebook: its printed costs beside the published ones, and its accuracies."""
+    path = find_data(data)
     if path is None:
-        parser.error("no data: pass --data path/to/datasets/data.mat from the course's assignment")
-    if path.suffix != ".npz" and sha1(path) != DATA_SHA1:
-        print(f"note: {path} is not the data.mat the published runs used (sha1 {DATA_SHA1})\n")
-    data = load_2d_dataset(path)
-    for run in list(RUNS) if args.run == "all" else [args.run]:
+        raise OptionError("no data: pass --data path/to/datasets/data.mat from the course's assignment "
+                          f"(or set ${DATA_ENV})")
+    dataset = load_2d_dataset(path)
+    runs = []
+    for name in list(RUNS) if which == "all" else [which]:
         start = time.perf_counter()
-        result = train(data, run, args.iterations, every=args.every)
-        show(run, result, args.iterations, time.perf_counter() - start)
+        result = train(dataset, name, iterations, every=every)
+        published, train_accuracy, test_accuracy = PUBLISHED[name]
+        costs = []
+        for i, value in result["costs"].items():
+            theirs = published[i // 10000] if i % 10000 == 0 and i // 10000 < len(published) else None
+            costs.append({"iteration": i, "cost": value, "published": theirs,   # the notebook's text, 17 digits
+                          "ulps": None if theirs is None else       # units in the last place from it
+                          round((value - float(theirs)) / np.spacing(float(theirs)))})
+        runs.append({"run": name, **RUNS[name], "seconds": time.perf_counter() - start, "costs": costs,
+                     "train": result["train"], "test": result["test"],
+                     "published_accuracy": [train_accuracy, test_accuracy] if iterations == 30000 else None})
+    return {"data": str(path), "known_data": path.suffix == ".npz" or sha1(path) == DATA_SHA1,
+            "iterations": iterations, "runs": runs}
+
+
+def show(result):
+    lines = [] if result["known_data"] else \
+        [f"note: {result['data']} is not the data.mat the published runs used (sha1 {DATA_SHA1})\n"]
+    iterations = result["iterations"]
+    for r in result["runs"]:
+        lines.append(f"{r['run']}: lambd = {r['lambd']}, keep_prob = {r['keep_prob']}; {iterations} iterations "
+                     f"in {r['seconds']:.1f} s ({1000 * r['seconds'] / iterations:.2f} ms per iteration)")
+        lines.append(f"  {'iteration':>9}   {'notebook':<21} tinygrad_vg")
+        for c in r["costs"]:
+            mark = "" if c["ulps"] is None else ("  same" if c["ulps"] == 0 else f"  {c['ulps']:+d} ulp")
+            lines.append(f"  {c['iteration']:9d}   {'-' if c['published'] is None else c['published']:<21} "
+                         f"{c['cost']!r}{mark}")
+        if r["published_accuracy"] is not None:
+            train_accuracy, test_accuracy = r["published_accuracy"]
+            lines.append(f"  accuracy: train {r['train']:.12g} (notebook {train_accuracy}), "
+                         f"test {r['test']:.12g} (notebook {test_accuracy})\n")
+        else:
+            lines.append(f"  accuracy after {iterations} iterations: train {r['train']:.12g}, test {r['test']:.12g}\n")
+    return "\n".join(lines)
+
+
+def figure(result):
+    lines = [{"label": r["run"], "x": [c["iteration"] for c in r["costs"]], "y": [c["cost"] for c in r["costs"]],
+              "style": f"C{n}o-"} for n, r in enumerate(result["runs"])]
+    rows = [[r["run"], c["iteration"], "-" if c["published"] is None else c["published"], repr(c["cost"]),
+             "" if c["ulps"] is None else ("same" if c["ulps"] == 0 else f"{c['ulps']:+d} ulp")]
+            for r in result["runs"] for c in r["costs"]]
+    return [{"title": "the cost during training", "xlabel": "iteration", "ylabel": "cost", "lines": lines},
+            {"title": "every printed cost beside the notebook's, to 17 digits",
+             "table": {"header": ["run", "iteration", "notebook", "tinygrad_vg", ""], "rows": rows}},
+            {"title": "accuracies", "table": {"header": ["run", "train", "test", "notebook (train, test)"], "rows": [
+                [r["run"], r["train"], r["test"], ", ".join(r["published_accuracy"] or ["-"])]
+                for r in result["runs"]]}}]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.modules[__name__]))

@@ -15,7 +15,7 @@ the example's own table, with their sources:
 A run of 10000 epochs takes ~1.5 ms of CPU per epoch here, so the suite checks the first printed lines
 (epochs 0, 1000, 2000) of every run; TINYGRAD_VG_FULL_NOTEBOOKS=1 also runs the notebook's full 10000
 epochs and checks all ten lines and the accuracies (about a minute and a half)."""
-import importlib.util
+import json
 import os
 import runpy
 import sys
@@ -25,12 +25,10 @@ import numpy as np
 import pytest
 
 from tinygrad_vg import Tensor, optim
+from tinygrad_vg.examples import course_optimization_methods as course
+from tinygrad_vg.examples import course_regularization as reg
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "examples" / "course_optimization_methods.py"
-spec = importlib.util.spec_from_file_location("course_optimization_methods", SCRIPT)
-course = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(course)
 
 FULL = bool(os.environ.get("TINYGRAD_VG_FULL_NOTEBOOKS"))
 
@@ -118,13 +116,17 @@ def test_the_notebooks_first_printed_costs_come_out_to_the_printed_digit(cost, o
         assert result["correct"] == {"0.796666666667": 239, "0.94": 282}[published[1]]
 
 
-def test_the_example_marks_every_published_cost_it_reproduces_as_same(capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--optimizer", "adam", "--epochs", "1001"])
-    runpy.run_path(str(SCRIPT), run_name="__main__")
-    out = capsys.readouterr().out
-    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+def test_the_example_marks_every_published_cost_it_reproduces_as_same():
+    result = course.run(optimizer="adam", epochs=1001)
+    costs = result["runs"][0]["costs"]
+    assert [(c["epoch"], f"{c['published']:f}", f"{c['cost']:f}") for c in costs] == \
+        [(0, "0.690552", "0.690552"), (1000, "0.185567", "0.185567")]
+    text = course.show(result)
+    rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit()]
     assert rows == [["0", "0.690552", "0.690552", "same"], ["1000", "0.185567", "0.185567", "same"]]
-    assert "optim.Adam(lr=0.0007, betas=(0.9, 0.999), eps=1e-8)" in out and "DIFFERENT" not in out
+    assert "optim.Adam(lr=0.0007, betas=(0.9, 0.999), eps=1e-8)" in text and "DIFFERENT" not in text
+    assert json.loads(result.to_json())["runs"][0]["correct"] == result["runs"][0]["correct"]
+    assert [panel["title"][:13] for panel in course.figure(result)] == ["the notebook'", "every printed"]
 
 
 # deeplearning.ai "Improving Deep Neural Networks", week 1, "Regularization": examples/course_regularization.py.
@@ -138,9 +140,6 @@ def test_the_example_marks_every_published_cost_it_reproduces_as_same(capsys, mo
 # The data (the assignment's datasets/data.mat) is not shipped with this project: these tests run when
 # $TINYGRAD_VG_COURSE_REGULARIZATION_DATA (or examples/data/data.mat) is that file, and skip otherwise.
 REG_SCRIPT = ROOT / "examples" / "course_regularization.py"
-reg_spec = importlib.util.spec_from_file_location("course_regularization", REG_SCRIPT)
-reg = importlib.util.module_from_spec(reg_spec)
-reg_spec.loader.exec_module(reg)
 
 REG_PUBLISHED = {    # run: (cost at iterations 0, 10000, 20000 as each copy printed it, train accuracy, test accuracy)
     "none": ([["0.6557412523481002"], ["0.16329987525724216", "0.1632998752572419", "0.16329987525724213"],
@@ -237,8 +236,31 @@ def test_regularization_later_costs_lie_within_the_published_copies_rounding(run
 
 
 @needs_reg_data
-def test_the_regularization_example_marks_the_published_costs_it_reproduces_as_same(capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [str(REG_SCRIPT), "--data", str(REG_DATA), "--iterations", "1"])
-    runpy.run_path(str(REG_SCRIPT), run_name="__main__")
-    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+def test_the_regularization_example_marks_the_published_costs_it_reproduces_as_same():
+    result = reg.run(data=str(REG_DATA), iterations=1)
+    rows = [line.split() for line in reg.show(result).splitlines() if line.strip()[:1].isdigit()]
     assert rows == [["0", cost[0][0], cost[0][0], "same"] for cost, _, _ in REG_PUBLISHED.values()]
+
+
+def test_the_regularization_example_runs_on_any_data_with_the_keys_and_says_it_is_not_the_course_s(tmp_path):
+    """Without the course's file: a made-up .npz with its keys runs every view (and is marked as not the
+    published data only when it is a .mat, which the sha1 names)."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "made_up.npz"
+    np.savez(path, X=rng.standard_normal((30, 2)), y=(rng.random((30, 1)) < 0.5).astype(float),
+             Xval=rng.standard_normal((10, 2)), yval=(rng.random((10, 1)) < 0.5).astype(float))
+    result = reg.run(data=str(path), iterations=3, every=1)
+    assert [r["run"] for r in result["runs"]] == ["none", "l2", "dropout"]
+    assert [c["iteration"] for c in result["runs"][0]["costs"]] == [0, 1, 2]
+    assert result["runs"][0]["costs"][0]["ulps"] is not None and result["runs"][0]["costs"][1]["ulps"] is None
+    assert "accuracy after 3 iterations" in reg.show(result)
+    assert json.loads(result.to_json())["iterations"] == 3 and len(reg.figure(result)) == 3
+
+
+def test_the_regularization_example_without_data_is_a_usage_error(capsys, monkeypatch, tmp_path):
+    if REG_DATA is not None:
+        pytest.skip("the course's data is here, so the example finds it")
+    monkeypatch.setattr(sys, "argv", [str(REG_SCRIPT), "--data", str(tmp_path / "missing.mat")])
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_path(str(REG_SCRIPT), run_name="__main__")
+    assert exit.value.code == 2 and "no data: pass --data" in capsys.readouterr().err
