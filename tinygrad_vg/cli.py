@@ -1,6 +1,6 @@
 """tinygrad-vg: deep chains whose gradients vanish or explode, measured beside what theory predicts.
 
-  tinygrad-vg [tour] ...         the tour: questions 1-4 answered with real runs (a few seconds)
+  tinygrad-vg [tour] ...         the tour: the lessons q1-q4, each a real run (a few seconds)
   tinygrad-vg chain ...          one forward/backward; per layer, theory's gain beside the measured gain
   tinygrad-vg train ...          train a chain on a synthetic task; the per-step story and where it halts
   tinygrad-vg rnn ...            a vanilla RNN over T steps: dLoss/dh_t against the recurrent matrix
@@ -23,10 +23,10 @@ import re
 import sys
 
 from . import __version__, examples, script
-from .commands import chain, interim_tour, paths, rnn, train
+from .commands import chain, paths, rnn, tour, train
 from .views.text import Progress
 
-COMMANDS = {"tour": interim_tour, "chain": chain, "train": train, "rnn": rnn, "paths": paths}
+COMMANDS = {"tour": tour, "chain": chain, "train": train, "rnn": rnn, "paths": paths}
 TOP_LEVEL_FLAGS = ("-h", "--help", "--version")   # any other option before a command is the tour's
 LESSON = re.compile(r"^q(\d+)_")
 
@@ -65,8 +65,6 @@ def main(argv=None):
     if not argv or (argv[0].startswith("-") and argv[0] not in TOP_LEVEL_FLAGS):
         argv = ["tour", *argv]
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.error("a command is needed")
     if args.command == "lesson":
         module = importlib.import_module(f"{examples.__name__}.{lessons()[args.lesson]}")
         return script.main(module, args.flags, prog=f"tinygrad-vg lesson {args.lesson}")
@@ -74,8 +72,6 @@ def main(argv=None):
     del options["command"]
     if args.command == "train":
         options["progress"] = Progress("train", options["steps"])
-    if args.command == "tour":
-        options["progress"] = lambda done, name: print(f"[tour] {done}/4 {name}", file=sys.stderr, flush=True)
     try:
         result = COMMANDS[args.command].run(**options)
     except script.OptionError as error:
