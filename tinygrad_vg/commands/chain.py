@@ -41,7 +41,7 @@ def run(depth=50, width=64, batch=16, activation="tanh", init="normal", scale=1.
     with np.errstate(all="ignore"):
         output, outputs = model.forward_with_outputs(x)
         loss = mse_loss(output, Tensor(target, dtype=DTYPES[dtype]))
-        loss.backward(retain_grads=True)     # h_l.grad, the intermediates' gradients, are what is measured
+        loss.backward()
         report = chain_report(outputs, loss, weights=model.weights, input=x)
     gains, basis = predicted_gains(config, float(np.mean(np.square(x.data, dtype=np.float64))))
     grad_norms = [record.grad_norm for record in report.layers]

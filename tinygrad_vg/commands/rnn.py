@@ -63,7 +63,7 @@ def run(length=40, width=32, batch=8, activation="tanh", init="orthogonal", scal
     with np.errstate(all="ignore"):
         _, last = rnn(Tensor(inputs, dtype=DTYPES[dtype]), h0)
         loss = mse_loss(last, Tensor(target, dtype=DTYPES[dtype]))
-        loss.backward(retain_grads=True)     # each h_t.grad (an intermediate's) is what is measured
+        loss.backward()
     grad_norms = np.array([norm(h.grad) for h in rnn.hidden_states])
     weight = rnn.weight_hh.data
     radius, largest = theory.spectral_radius(weight), theory.largest_singular_value(weight)
