@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .. import theory
 from ..argtypes import non_negative_float, positive_float, positive_int
 from ..diagnostics import describe, ratio
 from ..experiments.chain_theory import predicted_halt
@@ -84,6 +85,9 @@ def run(depth=30, width=32, batch=32, activation="tanh", init="normal", scale=1.
                 outputs = model.forward_with_outputs(Tensor(x, dtype=DTYPES[dtype]))[1]
             result["halted_step_activation_norms"] = [global_norm([h.data]) for h in outputs]
     result["predicted_halt"], result["theory"] = predicted_halt(config, x, target)
+    # where the halt prediction is exact (W = k I, linear), so is |h_l| = |k|^l |x| at step 0
+    result["predicted_activation_norms"] = (theory.identity_chain(float(scale), depth, x, target).activation_norms
+                                            if result["theory"].startswith("exact") else None)
     result["best_constant_loss"] = best_constant_loss(target)
     return result
 
@@ -188,7 +192,10 @@ def figure(result):
                        "xlabel": "layer l", "ylabel": "|h_l|",
                        "marks": [{"x": halted["layer"], "label": "halted"}] if halted["layer"] else [],
                        "lines": [series("|h_l|", layers, norms, "o"),
-                                 series(f"{result['config']['dtype']} max", [1, layers[-1]], [largest] * 2, "--")]})
+                                 series(f"{result['config']['dtype']} max", [1, layers[-1]], [largest] * 2, "--"),
+                                 *([series("theory, |k|^l |x|", layers, result["predicted_activation_norms"], "-")]
+                                   if result["predicted_activation_norms"] is not None and halted["step"] == 0
+                                   else [])]})
     summary = {"title": "the run", "table": {"header": ["", ""], "rows": [
         ["the chain", describe_config(result["config"])], ["training", settings(result)],
         ["outcome", outcome(result)], ["halt prediction", halt_prediction(result)]]}}
