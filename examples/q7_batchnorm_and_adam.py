@@ -114,13 +114,15 @@ def run(depth=40, width=48, batch=32, steps=60, sigma_w=0.5, lr=0.1, adam_lr=1e-
     # |dL/dh_1| / |dL/dh_L| at initialisation from theory: mean-field for the plain chain, BatchNorm's
     # growth per layer (Monte Carlo: seconds, so computed once) for the BatchNorm chains, none otherwise
     growth = theory.batchnorm_gradient_growth(batch, "tanh", samples=theory_samples).per_layer
-    plain = float(theory.grad_norm_ratios(theory.backward_gains(sigma_w, 0.0, depth, 1.0, "tanh"))[0])
+    plain = np.asarray(theory.grad_norm_ratios(theory.backward_gains(sigma_w, 0.0, depth, 1.0, "tanh")))
+    batch_norm = growth ** (depth - np.arange(1, depth + 1))      # |dL/dh_l| / |dL/dh_L| = growth^(L-l)
     results = []
     for name, options, make_optimizer in variants(lr, adam_lr):
         r = train_variant(x, y, options, make_optimizer, depth, sigma_w, steps, seed)
+        ratios = batch_norm if options.get("norm") == "batch" else None if options else plain
         r["name"] = name
-        r["predicted_ratio"] = (growth ** (depth - 1) if options.get("norm") == "batch" else
-                                None if options else plain)
+        r["predicted_ratio"] = None if ratios is None else float(ratios[0])
+        r["predicted_grad_norms"] = None if ratios is None else (r["grad_norms"][-1] * ratios).tolist()
         r["stalled"] = r["halted_at"] is not None or r["loss"][-1] > STALL_FRACTION * constant_loss
         results.append(r)
     return {"depth": depth, "width": width, "batch": batch, "steps": steps, "sigma_w": sigma_w, "lr": lr,
@@ -162,15 +164,6 @@ def answer(result):
             f"- The skip connection: |dL/dh_1| / |dL/dh_L| = {skip['ratio']:.1e}; {ending(result, skip)}."]
 
 
-TABLE_HEADER = ["variant", "|dL/dh_1|/|dL/dh_L|", "predicted", "1st |dW_1|", "predicted", "W_1 moved", "W_L moved",
-                "loss 0"]
-
-
-def table_row(r):
-    return [r["name"], r["ratio"], "-" if r["predicted_ratio"] is None else r["predicted_ratio"], r["first_move"],
-            r["predicted_first_move"], r["moves"][-1][0], r["moves"][-1][1], r["loss"][0]]
-
-
 def show(result):
     last_header = f"loss {result['steps']}"
     lines = [f"tanh chain, {result['depth']} layers of width {result['width']}, sigma_w {result['sigma_w']:g}, batch "
@@ -202,12 +195,20 @@ GROUPS = [  # the figure's panels: which change each variant makes, a few lines 
 def figure(result):
     by_name = {r["name"]: (n, r) for n, r in enumerate(result["variants"])}
     layers = list(range(1, result["depth"] + 1))
-    gradients = [{"title": "|dL/dh_l| at step 0", "xlabel": "layer l", "ylabel": "|dL/dh_l|", "lines": [
-        {"label": "plain chain (every optimiser)", "x": layers, "y": by_name["SGD"][1]["grad_norms"], "style": "C0o"},
-        {"label": "BatchNorm", "x": layers, "y": by_name["SGD + BatchNorm"][1]["grad_norms"], "style": "C4o"},
-        {"label": "LayerNorm", "x": layers, "y": by_name["SGD + LayerNorm"][1]["grad_norms"], "style": "C6o"},
-        {"label": "skip connection", "x": layers, "y": by_name["SGD + skip connection"][1]["grad_norms"],
-         "style": "C7o"}]}]
+
+    def gradient_lines(name, label):
+        n, r = by_name[name]
+        lines = [{"label": label, "x": layers, "y": r["grad_norms"], "style": f"C{n}o"}]
+        if r["predicted_grad_norms"] is not None:
+            lines.append({"label": "mean-field", "x": layers, "y": r["predicted_grad_norms"], "style": f"C{n}-"})
+        return lines
+
+    gradients = [{"title": "|dL/dh_l| at step 0: the plain chain vanishes, BatchNorm explodes", "xlabel": "layer l",
+                  "ylabel": "|dL/dh_l|", "lines": gradient_lines("SGD", "plain chain (every optimiser)")
+                  + gradient_lines("SGD + BatchNorm", "BatchNorm")},
+                 {"title": "|dL/dh_l| at step 0: LayerNorm, a skip connection (no formula here)", "xlabel": "layer l",
+                  "ylabel": "|dL/dh_l|", "lines": gradient_lines("SGD + LayerNorm", "LayerNorm")
+                  + gradient_lines("SGD + skip connection", "skip connection")}]
     losses = []
     for title, names in GROUPS:
         lines = [{"label": name, "x": list(range(len(by_name[name][1]["loss"]))), "y": by_name[name][1]["loss"],
@@ -216,9 +217,13 @@ def figure(result):
                       "y": [STALL_FRACTION * result["constant_loss"]] * 2, "style": "k--"})
         losses.append({"title": f"training loss: {title}", "xlabel": "training step", "ylabel": "mean squared error",
                        "lines": lines})
-    table = {"title": "every variant: step 0, the first move, how far W moved, how it ended",
-             "table": {"header": TABLE_HEADER + ["ended"],
-                       "rows": [table_row(r) + [ending(result, r)] for r in result["variants"]]}}
+    rows = [[r["name"], r["ratio"], "-" if r["predicted_ratio"] is None else r["predicted_ratio"], r["first_move"],
+             r["predicted_first_move"], r["moves"][-1][0], r["moves"][-1][1], r["loss"][0],
+             f"halted at {r['halted_at']}" if r["halted_at"] is not None else r["loss"][-1] / result["constant_loss"],
+             "stalled" if r["stalled"] else "trained"] for r in result["variants"]]
+    table = {"title": "every variant: step 0, the first move, how far W moved, how it ended", "table": {
+        "header": ["variant", "|dL/dh_1|/|dL/dh_L|", "predicted", "1st |dW_1|", "predicted", "W_1 moved",
+                   "W_L moved", "loss 0", "last loss / constant's", "verdict"], "rows": rows}}
     return gradients + losses + [table]
 
 

@@ -57,10 +57,14 @@ def show(result):
 
 
 def figure(result):
-    """Each lesson's panels in order, their titles numbered by section."""
-    return [{**panel, "title": f"{n}. {panel['title']}"}
-            for n, (lesson, section) in enumerate(lessons_and_sections(result), 1)
-            for panel in lesson.figure(section["result"])]
+    """Each lesson's panels in order, numbered by section; a section's first panel names its question,
+    so that the page reads as the text does."""
+    panels = []
+    for n, (lesson, section) in enumerate(lessons_and_sections(result), 1):
+        for k, panel in enumerate(lesson.figure(section["result"])):
+            heading = section["question"] + " — " if k == 0 else f"{n}. "
+            panels.append({**panel, "title": heading + panel["title"]})
+    return panels
 
 
 if __name__ == "__main__":
