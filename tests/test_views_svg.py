@@ -124,6 +124,13 @@ def test_a_long_legend_makes_the_chart_taller_instead_of_running_off_it():
     assert last < float(svg.get("viewBox").split()[3])
 
 
+def test_a_series_that_is_not_numbers_or_not_paired_is_a_clear_error():
+    with pytest.raises(ValueError, match="series 'a': 2 x values but 1 y values"):
+        lines_chart({"title": "t", "lines": [{"label": "a", "x": [1, 2], "y": [1.0]}]})
+    with pytest.raises(ValueError, match="series 'a': x values must be numbers or None, got 'one'"):
+        lines_chart({"title": "t", "lines": [{"label": "a", "x": ["one"], "y": [1.0]}]})
+
+
 def test_styles_follow_matplotlib_format_strings():
     assert parse_style("C1o", "#000") == (PALETTE[1], True, None)
     assert parse_style("k--", "#000") == ("#000000", False, "--")

@@ -7,6 +7,7 @@ class="tvg-line" data-series data-points>, every tick a <g class="tvg-tick" data
 its series (LEGEND_SCRIPT), for crowded charts; the chart reads without it. Values without a logarithm (0,
 inf, nan, None) are left out of a log axis, never clipped, and the chart says how many.
 """
+import numbers
 import re
 
 from .axes import axis_svg, coordinate, datum, escape, number, scale_for
@@ -102,9 +103,22 @@ def marks_svg(marks, x_scale, top, bottom):
     return "".join(parts)
 
 
+def check_line(panel, line):
+    """A series is as many numbers (or None) in y as in x: else a ValueError naming it."""
+    where = f'lines panel {panel.get("title", "")!r}, series {line.get("label")!r}'
+    if len(line["x"]) != len(line["y"]):
+        raise ValueError(f"{where}: {len(line['x'])} x values but {len(line['y'])} y values")
+    for axis in ("x", "y"):
+        odd = [v for v in line[axis] if v is not None and not isinstance(v, numbers.Real)]
+        if odd:
+            raise ValueError(f"{where}: {axis} values must be numbers or None, got {odd[0]!r}")
+
+
 def lines_chart(panel):
     """The SVG markup of a "lines" panel (views/__init__.py describes the keys)."""
     lines, marks = panel["lines"], panel.get("marks", [])
+    for line in lines:
+        check_line(panel, line)
     right, bottom = LEFT + PLOT_WIDTH, TOP + PLOT_HEIGHT
     xs = [x for line in lines for x in line["x"]] + [mark["x"] for mark in marks]
     ys = [y for line in lines for y in line["y"]]
