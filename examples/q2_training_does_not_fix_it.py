@@ -180,17 +180,29 @@ def show(result):
 
 
 def figure(result):
+    """Per chain, the step x layer heatmap of |dL/dW_l| (rows are steps, layers numbered from 1); the
+    losses beside the best constant prediction; the printed table of the first chain."""
     chains = [c for c in (result["vanishing"], result["exploding"]) if c is not None]
+    heatmaps = [{"title": f"|dL/dW_l| during training, {c['activation']} chain, sigma_w = {c['sigma_w']:g}",
+                 "xlabel": "layer l", "ylabel": "training step", "colorbar": "|dL/dW_l|", "x0": 1, "y0": 0,
+                 "heatmap": c["weight_grad_norms"]} for c in chains]
     steps = len(result["vanishing"]["loss"])
     loss_lines = [{"label": f"{c['activation']}, sigma_w = {c['sigma_w']:g}", "x": list(range(len(c["loss"]))),
                    "y": c["loss"], "style": f"C{n}-"} for n, c in enumerate(chains)]
     loss_lines.append({"label": "best constant prediction", "x": [0, steps - 1],
                        "y": [result["constant_loss"]] * 2, "style": "k--"})
-    return [{"title": f"|dL/dW_l| during training, {result['activation']} chain", "xlabel": "layer l",
-             "ylabel": "training step", "colorbar": "|dL/dW_l|", "x0": 1, "y0": 0,
-             "heatmap": result["vanishing"]["weight_grad_norms"]},
-            {"title": "loss", "xlabel": "training step", "ylabel": "mean squared error", "yscale": "linear",
-             "lines": loss_lines}]
+    vanishing = result["vanishing"]
+    grads = np.array(vanishing["weight_grad_norms"])
+    shown_steps = sorted({0, steps // 4, steps // 2, steps - 1})
+    rows = [[layer, *(grads[s, layer - 1] for s in shown_steps), vanishing["moved"][layer - 1]]
+            for layer in shown_layers(result["depth"])]
+    rows.append(["1 / L", *(grads[s, 0] / grads[s, -1] for s in shown_steps),
+                 vanishing["moved"][0] / vanishing["moved"][-1]])
+    table = {"title": f"{vanishing['activation']} chain: |dL/dW_l| at some steps, and how far each layer moved "
+                      "(|W_end - W_0| / |W_0|)",
+             "table": {"header": ["layer", *(f"step {s}" for s in shown_steps), "moved"], "rows": rows}}
+    return heatmaps[:1] + [{"title": "loss", "xlabel": "training step", "ylabel": "mean squared error",
+                            "yscale": "linear", "lines": loss_lines}, table] + heatmaps[1:]
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ def run(k=8.0, depths=None, width=8, dtype="float32", lr=0.01, steps=3, seed=0):
     deep = max(depths)
     chain = DeepChain(deep, width, activation="linear", init="identity", scale=k, dtype=dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        loss = mse_loss(chain(x), target)
+        output, layer_outputs = chain.forward_with_outputs(x)
+        loss = mse_loss(output, target)
         loss.backward()
         SGD(chain.parameters(), lr).step()
     first_grad = chain.weights[0].grad
@@ -96,7 +97,11 @@ def run(k=8.0, depths=None, width=8, dtype="float32", lr=0.01, steps=3, seed=0):
             "unchecked": {"depth": deep, "loss": float(loss.data), "entries": int(first_grad.size),
                           "finite": int(np.isfinite(first_grad).sum()), "nan": int(np.isnan(first_grad).sum()),
                           "inf": int(np.isinf(first_grad).sum()),
-                          "nan_weights_after_step": int(np.isnan(chain.weights[0].data).sum())}}
+                          "nan_weights_after_step": int(np.isnan(chain.weights[0].data).sum()),
+                          # forward, max |h_l| = k^l max|x| exactly (W = k I, b = 0) until it passes dtype's max
+                          "max_abs_activations": [float(np.max(np.abs(h.data))) for h in layer_outputs],
+                          "predicted_max_abs_activations": [k ** l * float(np.max(np.abs(x))) for l in range(1, deep + 1)],
+                          "overflow_layer": theory.overflow_layer(k, x, dtype, deep)}}
 
 
 def describe_prediction(predicted):
@@ -159,7 +164,18 @@ def figure(result):
                 ["  the weights it updates, |W_1| = k sqrt(width)", shallow["weight_norm"], shallow["weight_norm"]]] + rows
     aftermath = {"title": "what backward hands the optimiser, measured beside theory",
                  "table": {"header": ["", "measured", "theory"], "rows": rows}}
-    return [table] + ([halt_panel] if deepest["halt"] else []) + [aftermath]
+    layers = list(range(1, unchecked["depth"] + 1))
+    forward = {"title": f"depth {unchecked['depth']}, forward: max |h_l| until it passes {result['dtype']}'s max",
+               "xlabel": "layer l", "ylabel": "max |h_l|", "lines": [
+                   {"label": "measured (inf left out)", "x": layers, "y": unchecked["max_abs_activations"],
+                    "style": "C0o"},
+                   {"label": f"{result['k']:g}^l max|x|", "x": layers, "y": unchecked["predicted_max_abs_activations"],
+                    "style": "C0-"},
+                   {"label": f"{result['dtype']}'s max", "x": [1, unchecked["depth"]],
+                    "y": [result["largest_finite"]] * 2, "style": "k--"}],
+               "marks": [] if unchecked["overflow_layer"] is None else
+               [{"x": unchecked["overflow_layer"], "label": f"inf at layer {unchecked['overflow_layer']}"}]}
+    return [table] + ([halt_panel] if deepest["halt"] else []) + [forward, aftermath]
 
 
 if __name__ == "__main__":
