@@ -155,6 +155,10 @@ def test_q3_training_halts_where_theory_predicts():
     unchecked = result["unchecked"]
     assert (unchecked["finite"], unchecked["nan"], unchecked["entries"], unchecked["nan_weights_after_step"]) == \
         (0, 16, 16, 16)
+    # forward, k = 8 is a power of two: max |h_l| = 8^l max|x| exactly in float32, until layer 43 is inf
+    overflow = unchecked["overflow_layer"]
+    assert overflow == 43 and unchecked["max_abs_activations"][:42] == unchecked["predicted_max_abs_activations"][:42]
+    assert unchecked["max_abs_activations"][42] == float("inf") > unchecked["predicted_max_abs_activations"][42]
     halt_panels = [panel["halt"] for panel in q3.figure(result) if "halt" in panel]
     assert halt_panels == [halt]                             # the page names the layer the JSON names
 
