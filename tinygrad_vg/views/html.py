@@ -23,7 +23,8 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg-panel { margin: 1.8rem 0; }
 .tvg table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.5rem 0; }
 .tvg td, .tvg th { border-bottom: 1px solid #ddd; padding: 0.15rem 0.6rem; text-align: left; }
-.tvg .tvg-number { text-align: right; }
+.tvg .tvg-number { text-align: right; white-space: nowrap; }
+.tvg-table { overflow-x: auto; }
 .tvg caption { text-align: left; color: #555; padding-bottom: 0.2rem; white-space: nowrap; }
 .tvg th { border-bottom: 2px solid #999; }
 .tvg pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }

@@ -5,6 +5,9 @@ import numbers
 from .axes import escape, number
 
 
+BLANKS = (None, "", "-", "—")    # a missing number: it does not make a column of numbers text
+
+
 class Markup(str):
     """Text that is already HTML: a table puts it in a cell unescaped."""
 
@@ -26,9 +29,9 @@ def cell(value, right):
 
 def table(header, rows, row_attributes=None, caption=""):
     """An HTML table; row_attributes, if given, is one string of attributes per row (e.g. data-*).
-    A column of numbers only is right-aligned, so its digits line up; any other column left-aligned."""
+    A column of numbers (and blanks) is right-aligned, so its digits line up; any other left-aligned."""
     width = max((len(row) for row in rows), default=0)
-    numeric = [all(is_number(row[j]) for row in rows if j < len(row) and row[j] not in (None, ""))
+    numeric = [all(is_number(row[j]) for row in rows if j < len(row) and row[j] not in BLANKS)
                for j in range(width)]
     head = "".join(f'<th{" class=tvg-number" if j < width and numeric[j] else ""}>{escape(name)}</th>'
                    for j, name in enumerate(header))
@@ -36,4 +39,5 @@ def table(header, rows, row_attributes=None, caption=""):
                    + "".join(cell(value, numeric[j]) for j, value in enumerate(row)) + "</tr>"
                    for n, row in enumerate(rows))
     caption = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # in a box that scrolls sideways, so a wide table never widens the page
+    return f'<div class="tvg-table"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
