@@ -47,7 +47,8 @@ def correct_tanh(t):
 
 def checked(report):
     """A GradcheckReport as plain data: the verdict, the worst entry and its values, the report's text."""
-    return {"passed": bool(report), "numeric": report.numeric, "analytic": report.analytic,
+    return {"passed": bool(report), "numeric": report.numeric, "analytic": report.analytic, "error": report.error,
+            "tolerance": report.tolerance, "scale": report.scale,
             "output": report.output, "input": report.input,
             "index": None if report.index is None else [list(part) for part in report.index],   # mode "full"
             "naive_passed": bool(abs(report.numeric - report.analytic) < NAIVE_TOLERANCE), "text": str(report)}
@@ -61,7 +62,7 @@ def run(depth=30, shrink=0.1, seed=0):
     def small(tanh):                     # f(x, w) = tanh(x * w) * x
         return lambda x, w: tanh(x * w) * x
 
-    def vanishing_chain(first_tanh):     # h_1 = first_tanh(shrink h), then h_l = tanh(shrink h_(l-1))
+    def vanishing_chain(first_tanh, depth):     # h_1 = first_tanh(shrink h), then h_l = tanh(shrink h_(l-1))
         def chain(h):
             h = first_tanh(h * shrink)
             for _ in range(depth - 1):
@@ -78,8 +79,12 @@ def run(depth=30, shrink=0.1, seed=0):
     return {"depth": depth, "shrink": shrink,
             "small": checked(gradcheck(small(correct_tanh), [x, w])),
             "small_buggy": checked(gradcheck(small(wrong_tanh), [x, w])),
-            "chain": {name: checked(gradcheck(vanishing_chain(tanh), [x]))
+            "chain": {name: checked(gradcheck(vanishing_chain(tanh, depth), [x]))
                       for name, tanh in (("correct backward", correct_tanh), ("buggy first tanh", wrong_tanh))},
+            # the same two checks at every depth up to `depth`: the bug's error shrinks with the gradient
+            "by_depth": [{"depth": d, **{name: checked(gradcheck(vanishing_chain(tanh, d), [x]))
+                                         for name, tanh in (("correct", correct_tanh), ("buggy", wrong_tanh))}}
+                         for d in range(1, depth + 1)],
             "float32_refusal": refusal,
             "float32": {name: checked(gradcheck(small(tanh), [x32, w32], eps=1e-3, rtol=1e-2))
                         for name, tanh in (("correct backward", correct_tanh), ("buggy tanh", wrong_tanh))}}
@@ -118,7 +123,18 @@ def figure(result):
         return [name, c["numeric"], c["analytic"], verdict(c["passed"]), verdict(c["naive_passed"])]
 
     header = ["check (worst entry)", "numeric", "analytic", "gradcheck", "|diff| < 1e-5"]
-    return [{"title": f"a {result['depth']}-layer vanishing chain: gradcheck's relative tolerance against a "
+    depths = [row["depth"] for row in result["by_depth"]]
+    errors = {"title": f"tanh({result['shrink']:g} h) chains: the buggy derivative's error shrinks with the gradient",
+              "xlabel": "layers", "ylabel": "|numeric - analytic| (worst entry)", "lines": [
+                  {"label": "buggy first tanh", "x": depths, "y": [row["buggy"]["error"] for row in result["by_depth"]],
+                   "style": "C3o"},
+                  {"label": "correct backward", "x": depths,
+                   "y": [row["correct"]["error"] for row in result["by_depth"]], "style": "C0o"},
+                  {"label": "gradcheck's tolerance (relative)", "x": depths,
+                   "y": [row["buggy"]["tolerance"] for row in result["by_depth"]], "style": "k-"},
+                  {"label": f"fixed tolerance {NAIVE_TOLERANCE:g}", "x": [depths[0], depths[-1]],
+                   "y": [NAIVE_TOLERANCE] * 2, "style": "k--"}]}
+    return [errors, {"title": f"a {result['depth']}-layer vanishing chain: gradcheck's relative tolerance against a "
                       "fixed absolute one",
              "table": {"header": header, "rows": [row(name, c) for name, c in result["chain"].items()]}},
             {"title": "the small function f(x, w) = tanh(x * w) * x, in float64 and in float32",

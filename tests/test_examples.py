@@ -216,6 +216,11 @@ def test_gradient_check_catches_the_wrong_vjp_at_1e_minus_30_where_an_absolute_t
     assert correct["passed"] and correct["naive_passed"]
     assert not buggy["passed"] and buggy["naive_passed"]
     assert result["small"]["passed"] and not result["small_buggy"]["passed"]
+    for row in result["by_depth"]:          # at every depth: the relative check fails the bug, passes the right one
+        assert row["buggy"]["error"] > row["buggy"]["tolerance"] and not row["buggy"]["passed"], row["depth"]
+        assert row["correct"]["passed"], row["depth"]
+    fooled = [row["depth"] for row in result["by_depth"] if row["buggy"]["naive_passed"]]
+    assert fooled == list(range(4, 31))     # the fixed 1e-5 passes the bug from 4 layers on (error 6e-6 there)
 
 
 def test_gradient_check_refuses_float32_without_a_tolerance_and_catches_the_bug_with_one():
