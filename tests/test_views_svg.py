@@ -107,6 +107,18 @@ def test_fractional_x_gets_fractional_ticks_and_a_linear_y_axis_nice_ones():
     assert sorted(majors(svg, "y")) == pytest.approx([0.2, 0.4, 0.6, 0.8])
 
 
+def test_a_log_x_axis_hugs_its_values_and_is_ticked_at_1_2_5():
+    svg = chart([1.0, 2.0, 3.0], xs=[1, 4, 12], xscale="log")
+    assert sorted(majors(svg, "x")) == [1.0, 2.0, 5.0, 10.0]
+    x_ticks = ticks(svg, "x")
+    for circle, x in zip(points(svg), [1, 4, 12]):
+        assert value_at(float(circle.get("cx")), x_ticks, log=True) == pytest.approx(x, rel=1e-12)
+
+
+def test_a_log_x_axis_within_one_decade_still_has_labels():
+    assert sorted(majors(chart([1.0, 2.0], xs=[3, 4], xscale="log"), "x")) == [3.0, 4.0]
+
+
 def test_marks_and_the_legend_stay_off_the_data():
     svg = chart([1.0, 0.1, 0.01], marks=[{"x": 5, "label": "halt"}])
     mark = next(g for g in svg.iter("g") if g.get("class") == "tvg-mark")

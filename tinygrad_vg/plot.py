@@ -73,7 +73,8 @@ def draw_lines(ax, panel, ticker):
     for axis, scale, values in (("x", panel.get("xscale", "linear"), xs), ("y", panel.get("yscale", "log"), ys)):
         (ax.set_xscale if axis == "x" else ax.set_yscale)(scale)
         if scale == "log":
-            log_decades(ax, axis, values, ticker)
+            if axis == "y":     # whole decades; a log x axis keeps matplotlib's limits around its values
+                log_decades(ax, axis, values, ticker)
         elif all_integers(values):
             integer_ticks(ax.xaxis if axis == "x" else ax.yaxis, ticker)
     for line in panel["lines"]:

@@ -77,7 +77,13 @@ class Scale:
     def ticks(self):
         """[(value, label, major)]: labelled ticks, and on a short log axis unlabelled minor ones."""
         if self.log:
-            return log_ticks(round(self.low), round(self.high))
+            inside = (10.0 ** (self.low - 1e-9), 10.0 ** (self.high + 1e-9))
+            every = log_ticks(math.floor(self.low), math.ceil(self.high), span=self.high - self.low)
+            shown = [t for t in every if inside[0] <= t[0] <= inside[1]]
+            if sum(major for _, _, major in shown) < 2:     # a fraction of a decade: label 1..9 x 10^e
+                shown = [(v, log_label(round(v / 10.0 ** math.floor(math.log10(v) + 1e-9)),
+                                       math.floor(math.log10(v) + 1e-9)), True) for v, _, _ in shown]
+            return shown
         step = nice_step(self.high - self.low, most=12 if self.integer else MOST_TICKS, integer=self.integer)
         first = math.ceil(self.low / step - 1e-9)
         # (first + n) * step rounded to 12 digits: 0.6, not 0.6000000000000001
@@ -92,13 +98,15 @@ class Scale:
         return [(v, number(v), True) for v in values]
 
 
-def log_ticks(low, high):
+def log_ticks(low, high, span=None):
     """Ticks for a log axis from 10^low to 10^high: labelled powers of ten (every n-th when many), and
-    unlabelled 2..9 between them when <= 6 decades; on <= 2 decades 2 and 5 are labelled too."""
-    every = decades_per_tick(low, high)
+    unlabelled 2..9 between them when <= 6 decades; on <= 2 decades 2 and 5 are labelled too.
+    span: the decades the axis really shows, when less than high - low (an axis between decades)."""
+    span = high - low if span is None else span
+    every = decades_per_tick(0, span)
     ticks = [(10.0 ** e, log_label(1, e), True) for e in range(low, high + 1) if e % every == 0]
-    if high - low <= 6:
-        labelled = (2, 5) if high - low <= 2 else ()
+    if span <= 6:
+        labelled = (2, 5) if span <= 2 else ()
         ticks += [(m * 10.0 ** e, log_label(m, e) if m in labelled else "", m in labelled)
                   for e in range(low, high) for m in range(2, 10)]
     return ticks
@@ -137,8 +145,15 @@ def linear_range(values, integer=False):
     return low - pad, high + pad
 
 
-def scale_for(values, start, end, log=False):
-    """The scale that shows `values` between two pixels: log decades, or linear (integer if all are)."""
+def scale_for(values, start, end, log=False, decades=True):
+    """The scale that shows `values` between two pixels: log over whole decades (or, with decades
+    False, just around the values: a log x axis of depths 1..12 need not run to 100), or linear
+    (integer if all are)."""
+    if log and not decades:
+        logs = log10_or_nan(values)
+        low, high = (np.nanmin(logs), np.nanmax(logs)) if not np.isnan(logs).all() else (0.0, 1.0)
+        pad = max(high - low, 0.1) * 0.03
+        return Scale(float(low - pad), float(high + pad), start, end, log=True)
     if log:
         low, high = decade_range(values)
         every = decades_per_tick(low, high)   # both ends on a labelled tick

@@ -122,7 +122,7 @@ def lines_chart(panel):
     right, bottom = LEFT + PLOT_WIDTH, TOP + PLOT_HEIGHT
     xs = [x for line in lines for x in line["x"]] + [mark["x"] for mark in marks]
     ys = [y for line in lines for y in line["y"]]
-    x_scale = scale_for(xs, LEFT, right, log=panel.get("xscale", "linear") == "log")
+    x_scale = scale_for(xs, LEFT, right, log=panel.get("xscale", "linear") == "log", decades=False)
     y_scale = scale_for(ys, bottom, TOP, log=panel.get("yscale", "log") == "log")
     drawn, entries, left_out = [], [], 0
     for n, line in enumerate(lines):
