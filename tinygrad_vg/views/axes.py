@@ -1,7 +1,8 @@
 """Axes for the SVG charts: a scale maps a value to a pixel, and chooses ticks a learner can read.
 
-A log scale spans whole decades and puts its labelled ticks at powers of ten (every decade, or every
-2nd, 5th, 10th... when there are many), so equal distances are equal factors. A linear scale puts its
+A log scale puts its labelled ticks at powers of ten (every decade, or every 2nd, 5th, 10th... when
+there are many; 2 and 5 times them too on a short axis), so equal distances are equal factors; a y
+axis spans whole decades, a log x axis just its values. A linear scale puts its
 ticks at 1, 2 or 5 times a power of ten; on an integer axis (layers, steps) never between integers.
 Positions are written with 15 significant digits, so a test can map a pixel back to its value.
 """
@@ -77,13 +78,7 @@ class Scale:
     def ticks(self):
         """[(value, label, major)]: labelled ticks, and on a short log axis unlabelled minor ones."""
         if self.log:
-            inside = (10.0 ** (self.low - 1e-9), 10.0 ** (self.high + 1e-9))
-            every = log_ticks(math.floor(self.low), math.ceil(self.high), span=self.high - self.low)
-            shown = [t for t in every if inside[0] <= t[0] <= inside[1]]
-            if sum(major for _, _, major in shown) < 2:     # a fraction of a decade: label 1..9 x 10^e
-                shown = [(v, log_label(round(v / 10.0 ** math.floor(math.log10(v) + 1e-9)),
-                                       math.floor(math.log10(v) + 1e-9)), True) for v, _, _ in shown]
-            return shown
+            return log_scale_ticks(self.low, self.high)
         step = nice_step(self.high - self.low, most=12 if self.integer else MOST_TICKS, integer=self.integer)
         first = math.ceil(self.low / step - 1e-9)
         # (first + n) * step rounded to 12 digits: 0.6, not 0.6000000000000001
@@ -96,6 +91,17 @@ class Scale:
             if not values or values[0] - smallest > step / 2:
                 values.insert(0, smallest)
         return [(v, number(v), True) for v in values]
+
+
+def log_scale_ticks(low, high):
+    """The ticks of a log axis from 10^low to 10^high, ends not necessarily whole decades; when
+    less than two are labelled (a fraction of a decade), every 1..9 x 10^e between is labelled."""
+    inside = (10.0 ** (low - 1e-9), 10.0 ** (high + 1e-9))
+    ticks = [t for t in log_ticks(math.floor(low), math.ceil(high), span=high - low) if inside[0] <= t[0] <= inside[1]]
+    if sum(major for _, _, major in ticks) >= 2:
+        return ticks
+    exponents = [math.floor(math.log10(value) + 1e-9) for value, _, _ in ticks]
+    return [(value, log_label(round(value / 10.0 ** e), e), True) for (value, _, _), e in zip(ticks, exponents)]
 
 
 def log_ticks(low, high, span=None):
@@ -193,6 +199,6 @@ def axis_svg(scale, axis, frame, label):
                      f'text-anchor="middle">{escape(label)}</text>')
     else:
         middle = (top + bottom) / 2
-        parts.append(f'<text class="tvg-axis-label" transform="translate({left - 52} {middle}) rotate(-90)" '
+        parts.append(f'<text class="tvg-axis-label" transform="translate({left - 64} {middle}) rotate(-90)" '
                      f'text-anchor="middle">{escape(label)}</text>')
     return f'<g class="tvg-axis" data-axis="{axis}" data-scale="{"log" if scale.log else "linear"}">{"".join(parts)}</g>'

@@ -21,7 +21,7 @@ DASHES = {"-": None, "--": "6 4", ":": "1.5 3", "-.": "6 3 1.5 3"}
 STYLE = re.compile(r"^(?:C(?P<cycle>\d)|(?P<letter>[bgrcmyk]))?(?P<marker>[o.sx+^*])?(?P<line>--|-\.|-|:)?$")
 
 PLOT_WIDTH, PLOT_HEIGHT = 480, 300
-LEFT, TOP, BOTTOM = 70, 30, 50          # room for the y labels, the marks' labels, the x labels
+LEFT, TOP, BOTTOM = 82, 30, 50          # room for the y labels, the marks' labels, the x labels
 CHARACTER = 6.8                          # the width of one legend character at 12px, roughly
 LEGEND_ROW = 18
 
