@@ -55,6 +55,7 @@ body.tvg-page { max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
 .tvg-graph-drawing svg { width: 100%; height: auto; min-width: calc(var(--tvg-graph-width) * 0.8); }
 """
 
+KINDS = ("lines", "heatmap", "table", "halt", "graph")       # the panels of the vocabulary
 HALT_FIELDS = ("step", "layer", "op", "phase", "kind")
 
 
@@ -99,11 +100,11 @@ def panel_body(panel, number):
         digest = zlib.crc32(panel["graph"]["dot"].encode("utf-8"))
         return graph_html(panel, f"tvg-graph-{digest:08x}-{number}")
     raise ValueError(f"panel {panel.get('title', number)!r}: no drawable key among {sorted(panel)}; "
-                     "expected one of lines, heatmap, table, halt, graph")
+                     f"expected one of {', '.join(KINDS)}")
 
 
 def panel_html(panel, number):
-    kind = next((key for key in ("lines", "heatmap", "table", "halt", "graph") if key in panel), "unknown")
+    kind = next((key for key in KINDS if key in panel), "unknown")
     return (f'<section class="tvg-panel" data-kind="{kind}"><h2>{escape(panel.get("title", ""))}</h2>'
             f"{panel_body(panel, number)}</section>")
 
