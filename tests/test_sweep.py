@@ -44,7 +44,7 @@ def test_the_same_map_on_a_dask_local_cluster():
     extras.require("distributed")
     from distributed import Client, LocalCluster
     with Client(LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)) as client:
-        got = sweeps.sweep(noisy_cell, CONFIGS, client.get_executor(), progress=None)
+        got = sweeps.sweep(noisy_cell, CONFIGS, client.get_executor(pure=False), progress=None)
     assert got == [noisy_cell(config) for config in CONFIGS]
 
 
