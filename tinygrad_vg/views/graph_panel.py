@@ -25,27 +25,35 @@ document.addEventListener("change", function (event) {
 
 
 def path_css(panel_id, count):
-    """Path n's edges drawn thick and red when its panel's data-path is n, and its row marked."""
-    rules = []
+    """Path n's edges (and its nodes, where the DOT gives them the class) drawn red when its panel's
+    data-path is n, and its row marked. A path the DOT itself drew red (class "highlighted") is
+    drawn plain first, so that only the chosen path is red."""
+    me = f"#{panel_id}"
+    rules = [f"{me} g.highlighted path, {me} g.highlighted polygon, {me} g.highlighted ellipse "
+             "{ stroke: #000; stroke-width: 1; }\n"
+             f"{me} g.edge.highlighted polygon {{ fill: #000; }}\n{me} g.highlighted text {{ fill: #000; }}"]
     for n in range(count):
-        scope = f'#{panel_id}[data-path="{n}"]'
+        scope = f'{me}[data-path="{n}"]'
         rules.append(f"{scope} g.edge.path-{n} path {{ stroke: {HIGHLIGHT}; stroke-width: 3; }}\n"
                      f"{scope} g.edge.path-{n} polygon {{ stroke: {HIGHLIGHT}; fill: {HIGHLIGHT}; }}\n"
                      f"{scope} g.edge.path-{n} text {{ fill: {HIGHLIGHT}; font-weight: bold; }}\n"
+                     f"{scope} g.node.path-{n} polygon, {scope} g.node.path-{n} ellipse "
+                     f"{{ stroke: {HIGHLIGHT}; stroke-width: 2; }}\n"
                      f'{scope} tr[data-path="{n}"] {{ background: #fde8e8; }}')
     return "<style>\n" + "\n".join(rules) + "\n</style>"
 
 
 def path_rows(panel_id, paths, shown):
-    """The path list: a radio button (path `shown` checked), the nodes it passes, the product of its edges."""
+    """The path list: a radio button (path `shown` checked), the path's label (else the nodes it
+    passes) and the product of its edges' derivatives."""
     rows, attributes = [], []
     for n, path in enumerate(paths):
         nodes = [path["edges"][0][0], *(edge[1] for edge in path["edges"])] if path["edges"] else []
-        choice = Markup(f'<input type="radio" class="tvg-path-choice" name="{panel_id}-path" value="{n}" '
-                  f'aria-label="highlight path {n}"{" checked" if n == shown else ""}>')
-        rows.append([choice, path.get("label", f"path {n}"), " → ".join(map(str, nodes)), path.get("product", "")])
+        choice = Markup(f'<label><input type="radio" class="tvg-path-choice" name="{panel_id}-path" value="{n}"'
+                        f'{" checked" if n == shown else ""}> {n + 1}</label>')
+        rows.append([choice, path.get("label") or " → ".join(map(str, nodes)), path.get("product", "")])
         attributes.append(f'data-path="{n}" data-edges="{escape(";".join(f"{a}->{b}" for a, b in path["edges"]))}"')
-    return table(["", "path", "through", "product of its edge derivatives"], rows, attributes,
+    return table(["highlight", "path", "product of its edge derivatives"], rows, attributes,
                  caption="every path from an input to the output; choose one to highlight it")
 
 
