@@ -24,7 +24,10 @@ is a dict with a "title" and exactly one of these keys, which says what it is:
              [{"label", "edges": [[from, to], ...], "product"}], "highlight": the index of the path
              shown first (default 0)}: a computation graph; node names are the DOT node ids, and
              every edge on path n carries the DOT class "path-n" (an edge on several paths, several
-             classes: class="path-0 path-2"), which the page uses to highlight the chosen path.
+             classes: class="path-0 path-2"), which the page uses to highlight the chosen path;
+             nodes may carry the classes too (outlined on the chosen path). An edge or node the DOT
+             itself colours for a highlighted path should carry the class "highlighted": the page
+             draws those plain, so that only the path chosen in it is red.
 
 Modules: jsondata (JSON-ready data); html (the page and the notebook fragment) drawing a panel with
 svg (charts), heatmap, graph_panel (with graphviz for the layout) and tables, on axes (scales and
