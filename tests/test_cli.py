@@ -560,7 +560,7 @@ def test_help_and_version_without_a_command_stay_top_level(capsys, stub_tour):
     assert stub_tour == []
 
 
-@pytest.mark.parametrize("command", [[], ["tour"], ["chain"], ["train"], ["rnn"], ["paths"], ["lesson"],
+@pytest.mark.parametrize("command", [[], ["tour"], ["chain"], ["train"], ["rnn"], ["paths"], ["phase"], ["lesson"],
                                      ["lesson", "q1"]])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exit:
@@ -589,7 +589,9 @@ def test_a_lesson_runs_from_the_cli_as_its_own_script(capsys):
 
 VIEW_COMMANDS = {"chain": ["chain", *SMALL_CHAIN], "train": ["train", *SMALL_CHAIN, "--steps", "3"],
                  "rnn": ["rnn", "-T", "4", "--width", "3", "--batch", "2"],
-                 "paths": ["paths", "x * exp(x)", "--var", "x=1"]}
+                 "paths": ["paths", "x * exp(x)", "--var", "x=1"],
+                 "phase": ["phase", "--sigma-w", "1,2", "--depth", "2,4", "--width", "4", "--batch", "2", "--seeds", "1",
+                           "--workers", "1"]}
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkeypatch):

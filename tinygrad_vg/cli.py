@@ -5,6 +5,7 @@
   tinygrad-vg train ...          train a chain on a synthetic task; the per-step story and where it halts
   tinygrad-vg rnn ...            a vanilla RNN over T steps: dLoss/dh_t against the recurrent matrix
   tinygrad-vg paths EXPR ...     the chain rule as a sum over paths, for a small expression
+  tinygrad-vg phase ...          the phase diagram: sigma_w x sigma_b x depth, measured beside chi_1 = 1
   tinygrad-vg lesson qN ...      one of the lessons (examples/qN_*.py), with its own flags
 
 Every command takes --help, --json (one JSON object on stdout; inf and nan, which JSON cannot hold,
@@ -23,10 +24,10 @@ import re
 import sys
 
 from . import __version__, examples, script
-from .commands import chain, paths, rnn, tour, train
+from .commands import chain, paths, phase, rnn, tour, train
 from .views.text import Progress
 
-COMMANDS = {"tour": tour, "chain": chain, "train": train, "rnn": rnn, "paths": paths}
+COMMANDS = {"tour": tour, "chain": chain, "train": train, "rnn": rnn, "paths": paths, "phase": phase}
 TOP_LEVEL_FLAGS = ("-h", "--help", "--version")   # any other option before a command is the tour's
 LESSON = re.compile(r"^q(\d+)_")
 
