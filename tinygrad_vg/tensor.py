@@ -176,6 +176,8 @@ class Tensor:
         summed = set()                    # ids whose pending gradient is a sum made here: ours to add into
         given_to_leaves = set()           # memory already handed to a leaf's .grad in this sweep
         order = sweep_order(self)
+        keep_all, keep_asked = bool(retain_grads), retain_grads is None
+        last_change, checking = writes.last_change, anomaly.enabled    # neither changes during the sweep
         while order:
             node = order.pop()            # the list lets go of each node once it is swept
             if node.op is released:
@@ -185,21 +187,21 @@ class Tensor:
             g = pending.pop(id(node), None)
             if g is None:                 # a constant: nothing flows into it
                 continue
-            if node.serial < writes.last_change and node.op is not None:
-                writes.refuse_stale(node)
             if node.op is None:
                 owner = id(g if g.base is None else g.base)
                 if owner in given_to_leaves or not g.flags.writeable:   # shared, a broadcast view or a scalar
                     g = np.array(g)
                 given_to_leaves.add(owner)
-            if node.op is None or retain_grads or (retain_grads is None and (node.retains_grad or node is self)):
+            elif node.serial < last_change:
+                writes.refuse_stale(node)
+            if node.op is None or keep_all or (keep_asked and (node.retains_grad or node is self)):
                 node.grad = g if node.grad is None else node.grad + g
             for i, parent in enumerate(node.inputs):
                 if parent.requires_grad:
                     contribution = node.op.vjp(g, i)
-                    if contribution.dtype != parent._data.dtype:
-                        contribution = contribution.astype(parent._data.dtype)
-                    if anomaly.enabled:
+                    if contribution.dtype is not parent._data.dtype:     # numpy's dtypes are shared: mostly `is`
+                        contribution = contribution.astype(parent._data.dtype, copy=False)
+                    if checking:
                         anomaly.check(node.op, [x._data for x in node.inputs], contribution, "backward",
                                       node.module, cotangent=g, position=i)
                     key = id(parent)
