@@ -24,8 +24,10 @@ ROOMS = [
     # the lab
     "nn", "optim", "training",
     # experiments, and what runs them
-    "sweep", "expression", "experiments", "__init__", "script", "commands", "examples", "cli", "__main__",
+    "sweep", "expression", "experiments", "__init__", "script", "commands", "examples", "tour", "cli", "__main__",
 ]
+# A module in a room of its own: the tour is the lessons q1-q4 run in sequence, so it sits above them
+OWN_ROOM = {"tinygrad_vg.commands.tour": "tour"}
 PURE = ROOMS[:ROOMS.index("ops")]
 
 
@@ -39,6 +41,8 @@ def modules():
 
 
 def room(dotted):
+    if dotted in OWN_ROOM:
+        return OWN_ROOM[dotted]
     parts = dotted.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
 

@@ -50,9 +50,9 @@ def test_a_mark_is_a_vertical_line_at_its_x(pyplot):
 
 def test_heatmap_rows_are_steps_on_y_and_columns_layers_on_x(pyplot):
     ax = plot.figure_of([HEATMAP], None, *pyplot).axes[0]
-    image = ax.images[0]
-    assert image.get_array().shape == (3, 5)                         # [step][layer]
-    assert tuple(image.get_extent()) == (0.5, 5.5, -0.5, 2.5)         # layers from 1 across, steps up
+    mesh = ax.collections[0]
+    assert mesh.get_array().shape == (3, 5)                          # [step][layer]
+    assert ax.get_xlim() == (0.5, 5.5) and ax.get_ylim() == (-0.5, 2.5)   # layers from 1 across, steps up
     assert all(float(t).is_integer() for t in ax.get_yticks())
 
 
@@ -73,3 +73,13 @@ def test_many_panels_wrap_onto_rows_of_two(pyplot):
     figure = plot.figure_of([LINES] * 5, None, *pyplot)
     drawn = [ax for ax in figure.axes if ax.axison]
     assert len(drawn) == 5 and len({round(ax.get_position().x0, 3) for ax in drawn}) == 2
+
+
+def test_a_phase_map_is_drawn_at_its_own_coordinates_with_a_signed_scale_and_its_overlay(pyplot):
+    panel = {"title": "gain", "heatmap": [[-0.2, 0.1], [-0.1, 0.3]], "x": [1.0, 1.5], "y": [10, 20],
+             "scale": "signed", "overlays": [{"label": "chi_1 = 1", "x": [1.2, 1.2], "y": [10, 20], "style": "k-"}]}
+    ax = plot.figure_of([panel], None, *pyplot).axes[0]
+    mesh = ax.collections[0]
+    assert ax.get_xlim() == (0.75, 1.75) and ax.get_ylim() == (5.0, 25.0)
+    assert mesh.norm.vmin == -0.3 and mesh.norm.vmax == 0.3             # centred on 0
+    assert [line.get_label() for line in ax.get_lines()] == ["chi_1 = 1"]

@@ -197,6 +197,20 @@ def test_a_small_heatmap_is_a_rect_per_cell_rows_are_steps_columns_layers():
     assert all(v == int(v) for v in majors(svg, "x") | majors(svg, "y"))
 
 
+def test_a_phase_map_sits_at_its_own_coordinates_on_a_signed_bar_with_its_overlay():
+    rows = [[-0.2, 0.0, 0.1], [-0.1, 0.0, 0.3]]                               # [depth][sigma_w]
+    svg = heatmap(rows, x=[0.5, 1.0, 2.0], y=[10, 20], scale="signed",
+                  overlays=[{"label": "chi_1 = 1", "x": [1.1, 1.1], "y": [10, 20], "style": "k-"}])
+    cells = {(float(r.get("data-x")), float(r.get("data-y"))): r for r in svg.iter("rect") if r.get("class") == "tvg-cell"}
+    assert set(cells) == {(x, y) for x in (0.5, 1.0, 2.0) for y in (10.0, 20.0)}
+    assert cells[(1.0, 10.0)].get("fill") == "#f7f7f7"                        # 0 is white on a signed bar
+    assert float(cells[(2.0, 10.0)].get("width")) > float(cells[(0.5, 10.0)].get("width"))   # uneven grid
+    bar_ticks = sorted(float(g.get("data-value")) for g in svg.iter("g") if g.get("data-axis") == "colour")
+    assert bar_ticks[0] == -bar_ticks[-1] and 0.0 in bar_ticks
+    overlay = [path for path in svg.iter("path") if path.get("class") == "tvg-line"]
+    assert len(overlay) == 1 and overlay[0].get("data-points") == "2"
+
+
 def test_a_large_heatmap_is_one_embedded_png_with_the_last_step_on_top():
     steps, layers = 200, MOST_RECTS // 200 + 1
     rows = [[10.0 ** (-10 * step / (steps - 1)) for _ in range(layers)] for step in range(steps)]   # 1 down to 1e-10

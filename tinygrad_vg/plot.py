@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .views.axes import as_floats, decade_range, log10_or_nan
+from .views.heatmap import centres, colour_values
 
 EIGHTHS = " ▏▎▍▌▋▊▉"     # partial blocks: a bar's length is drawn to 1/8 of a character
 
@@ -93,15 +94,22 @@ def draw_lines(ax, panel, ticker):
 
 
 def draw_heatmap(figure, ax, panel, ticker):
-    """Rows are steps (y, upwards), columns layers (x); colours are log10 of the values."""
-    colours = log10_or_nan(panel["heatmap"])
-    x0, y0 = panel.get("x0", 0), panel.get("y0", 0)
-    rows, columns = colours.shape
-    extent = (x0 - 0.5, x0 + columns - 0.5, y0 - 0.5, y0 + rows - 0.5)
-    image = ax.imshow(colours, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest", extent=extent)
-    figure.colorbar(image, ax=ax, label=f"log10 {panel.get('colorbar', '')}".strip())
-    integer_ticks(ax.xaxis, ticker)
-    integer_ticks(ax.yaxis, ticker)
+    """Rows are steps (y, upwards), columns layers (x), or the panel's own "y" and "x"; colours are
+    log10 of the values, the values ("linear"), or a diverging map centred on 0 ("signed")."""
+    scale = panel.get("scale", "log")
+    colours, low, high, _ = colour_values(panel["heatmap"], scale)
+    (xs, x_edges), (ys, y_edges) = centres(panel, "x", colours.shape[1]), centres(panel, "y", colours.shape[0])
+    image = ax.pcolormesh(x_edges, y_edges, colours, cmap="RdBu_r" if scale == "signed" else "viridis",
+                          vmin=low, vmax=high, shading="flat")
+    label = panel.get("colorbar", "")
+    figure.colorbar(image, ax=ax, label=f"log10 {label}".strip() if scale == "log" else label)
+    for n, line in enumerate(panel.get("overlays", [])):
+        ax.plot(line["x"], line["y"], line.get("style", f"C{n}-"), label=line["label"], linewidth=1.5)
+    if panel.get("overlays"):
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.15), frameon=False)
+    for axis, at in ((ax.xaxis, xs), (ax.yaxis, ys)):
+        if all(v.is_integer() for v in at):
+            integer_ticks(axis, ticker)
 
 
 def draw_halt(ax, halt):

@@ -209,7 +209,7 @@ def figure(result):
             overlays = [{"label": "chi_1 = 1", "x": [predicted["critical_sigma_w"][k]] * 2,
                          "y": [config["depth"][0], config["depth"][-1]], "style": "k-"}]
         else:
-            overlays = [{"label": "6 xi_c", "x": config["sigma_w"], "style": "w-",
+            overlays = [{"label": "6 xi_c", "x": config["sigma_w"], "style": "k--",
                          "y": [min(6 * xi, config["depth"][-1]) for xi in predicted["xi_c"][k]]}]
         panels.append({"title": f"{'log10 gain per layer' if gradient else 'training accuracy'}, sigma_b = {b:g}",
                        "heatmap": rows, "x": config["sigma_w"], "y": config["depth"], "xlabel": "sigma_w",

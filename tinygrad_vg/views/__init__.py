@@ -15,8 +15,11 @@ is a dict with a "title" and exactly one of these keys, which says what it is:
              powers of ten; an axis whose values are all integers (layers from 1, steps) is ticked
              at integers only.
   "heatmap": rows of values, row i at y = "y0" + i, column j at x = "x0" + j (both default 0),
-             with "xlabel", "ylabel" and "colorbar" (what the colour is); drawn as log10 colours.
-             Rows are steps (y, upwards) and columns layers (x) wherever both appear.
+             or at the coordinates "y"[i] and "x"[j] (a phase map's depths and sigma_w), with
+             "xlabel", "ylabel" and "colorbar" (what the colour is); drawn as log10 colours, or
+             with "scale" "linear" as the values, or "signed" on a diverging bar centred on 0;
+             "overlays" are "lines"-style series drawn over the map in its coordinates (a theory
+             line). Rows are steps (y, upwards) and columns layers (x) wherever both appear.
   "table":   {"header": [...], "rows": [[...], ...]}: cells are numbers or strings.
   "halt":    {"step", "layer", "op", "phase", "kind", "message"} and optionally "module" (e.g.
              "layers.42 (Linear)"): where training stopped (a field not known is None).
