@@ -529,3 +529,10 @@ def test_the_saturated_rnn_estimate_is_radius_to_the_s_times_the_last_s_rms_deri
     ratios = theory.saturated_rnn_gradient_ratios(0.9, [0.5, 0.25, 0.8])      # rms phi'(a_1), (a_2), (a_3)
     np.testing.assert_allclose(ratios, [1.0, 0.9 * 0.8, 0.81 * 0.8 * 0.25, 0.729 * 0.8 * 0.25 * 0.5], rtol=1e-15)
     assert theory.saturated_rnn_gradient_ratios(1.1, [1.0] * 20000)[-1] == np.inf     # no warning, no error
+
+
+def test_identity_chain_takes_an_integer_k_as_the_same_float():
+    rng = np.random.default_rng(0)
+    x, target = rng.standard_normal((2, 3, 4))
+    as_int, as_float = theory.identity_chain(4, 80, x, target), theory.identity_chain(4.0, 80, x, target)
+    assert np.array_equal(as_int.activation_norms, as_float.activation_norms) and as_int.activation_norms[-1] > 1e47

@@ -29,6 +29,7 @@ def identity_chain(k, depth, x, target):
     and dL/db_l = k^(L-l) sum_batch G.  Exact (float64 rounding only).  Goodfellow et al.,
     Deep Learning, section 8.2.5 (repeated multiplication by the same matrix).
     """
+    k = float(k)           # an int k would make k ** layers an int64 power, which wraps at 2^63
     x = np.asarray(x, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if x.ndim != 2 or target.shape != x.shape:
