@@ -83,8 +83,10 @@ def figure(result):
     lines = []
     for n, c in enumerate(result["chains"]):
         lines.append({"label": f"k={c['k']:g} measured", "x": layers, "y": c["grad_norms"], "style": f"C{n}o"})
-        lines.append({"label": "k^(L-l) |dL/dh_L|", "x": layers, "y": c["predicted_grad_norms"], "style": f"C{n}-"})
-    return [{"title": f"W = k I, {result['depth']} layers", "xlabel": "layer l", "ylabel": "|dL/dh_l|",
+        lines.append({"label": f"k={c['k']:g} theory", "x": layers, "y": c["predicted_grad_norms"],
+                      "style": f"C{n}-"})
+    return [{"title": f"W = k I, {result['depth']} layers: measured beside theory k^(L-l) |dL/dh_L|",
+             "xlabel": "layer l", "ylabel": "|dL/dh_l|",
              "lines": lines}]
 
 
