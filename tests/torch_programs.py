@@ -1020,6 +1020,9 @@ def compare(program):
             problems.append(f"v{i}: values differ by {e:.3g}\n  tinygrad_vg {a.data!r}\n  torch       {t!r}")
     if problems or not ours[-1].requires_grad:
         return problems, errors
+    for a in ours:               # every node keeps its gradient, as run_torch asks torch's to
+        if a.requires_grad:
+            a.retain_grad()
     try:
         ours[-1].backward(program.cotangent)
     except Exception as e:       # noqa: BLE001 -- as above
