@@ -217,7 +217,7 @@ def figure(result):
                        "colorbar": key.replace("_", " "), "overlays": overlays})
         if gradient:
             panels.append({"title": f"gain per layer against theory, sigma_b = {b:g}", "xlabel": "sigma_w",
-                           "ylabel": "|dL/dh_(l-1)| / |dL/dh_l|", "marks": [{"x": predicted["critical_sigma_w"][k],
+                           "ylabel": "|dL/dh_(l-1)| / |dL/dh_l|", "yscale": "linear", "marks": [{"x": predicted["critical_sigma_w"][k],
                                                                                "label": "chi_1 = 1"}],
                            "lines": [*({"label": f"measured, L = {d}", "x": config["sigma_w"], "style": f"C{n}o",
                                         "y": [None if v is None else 10 ** v for v in mean_over_seeds(result, key, b, d)]}
