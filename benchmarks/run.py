@@ -46,8 +46,8 @@ step are reported either way.
 Two paths of the engine are timed, each against numpy in the same process. The training path
 (the main table, under the pinned malloc above) calls backward(retain_grads=False). The default
 path (issue 15) is what a user's loop does: plain loss.backward() under glibc's default malloc, with
-no GLIBC_TUNABLES; the full run times it and numpy each alone in a fresh child process per case
-(what ran in the heap before changes a step's page faults, as above), with page
+no GLIBC_TUNABLES; the full run times it and numpy each alone in fresh child processes, three per
+side and case taking turns (what ran in the heap before changes a step's page faults, as above), with page
 faults and peak memory, and prints it as a second table (--default-path alone times the two in
 turns in one process).
 
@@ -355,7 +355,7 @@ def print_default_path(reports):
     """The second table: plain loss.backward() under glibc's default malloc, beside numpy's step."""
     print("\nDefault path (issue 15): the step a user's loop takes, loss.backward() (which keeps .grad on the"
           "\nleaves and on what asked with retain_grad()), under glibc's default malloc (no GLIBC_TUNABLES);"
-          "\nit and numpy each timed alone in a fresh Python process per case, as a user's program runs")
+          "\nit and numpy each timed alone in fresh Python processes (3 per side and case, taking turns)")
     headers = ["case", "tinygrad_vg", "numpy", "vg/numpy", "budget", "", "faults vg | numpy",
                "peak vg/numpy", "budget", ""]
     rows = []
@@ -456,8 +456,8 @@ def peer_results(peer, argv, n_cases):
 
 
 def default_path_results(argv, cases):
-    """Each case's default-path report: plain loss.backward() and numpy, each timed alone in a fresh
-    Python process under glibc's default malloc. Alone and fresh, because that is how a user's
+    """Each case's default-path report: plain loss.backward() and numpy, each timed alone in fresh
+    Python processes (ROUNDS each, in turns) under glibc's default malloc. Alone and fresh, because that is how a user's
     program runs, and because what else ran in the heap before (the other implementation, an
     earlier case) changes a step's page faults: where long-lived arrays sit decides whether glibc
     can return the freed memory above them (W4's engine step: 115 faults alone, 8,132 after one numpy
@@ -467,12 +467,34 @@ def default_path_results(argv, cases):
     environment = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
     reports = []
     for k, case in enumerate(cases):
-        results = {}
-        for name in (BASELINE, ENGINE):
-            child = child_cases(argv, ["--default-path", "--alone", name, "--only-case", str(k)], environment)
-            results[name] = {"status": child} if isinstance(child, str) else child[0]["implementations"][name]
-        reports.append(summarize(default_budgets(case), results))
+        rounds = {BASELINE: [], ENGINE: []}
+        for _ in range(ROUNDS):          # the two sides take turns by process, as they do by step elsewhere
+            for name, done in rounds.items():
+                flags = ["--default-path", "--alone", name, "--only-case", str(k),
+                         "--repeats", str(-(-case.repeats // ROUNDS))]
+                child = child_cases(argv, flags, environment)
+                done.append({"status": child} if isinstance(child, str) else child[0]["implementations"][name])
+        reports.append(summarize(default_budgets(case), {name: merged(done, case) for name, done in rounds.items()}))
     return reports
+
+
+ROUNDS = 3      # processes per side and case on the default path
+
+
+def merged(rounds, case):
+    """One result from the rounds of one implementation: their steps' times together, the median of
+    their faults, the first round's memory and any round's gradient problem."""
+    if any(r["status"] != "ok" for r in rounds):
+        return next(r for r in rounds if r["status"] != "ok")
+    times = [t for r in rounds for t in r["seconds"]]
+    median = statistics.median(times)
+    result = {**rounds[0], "seconds": times, "median_s": median, "min_s": min(times), "max_s": max(times),
+              "gc_share": statistics.median(r["gc_share"] for r in rounds),
+              "page_faults": statistics.median(r["page_faults"] for r in rounds),
+              "grad_problem": next((r["grad_problem"] for r in rounds if r.get("grad_problem")), None)}
+    if case.workload.ops:
+        result["us_per_op"] = median / case.workload.ops * 1e6
+    return result
 
 
 def main(argv=None):
