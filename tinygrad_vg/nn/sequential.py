@@ -50,11 +50,14 @@ class Sequential(ModuleList):
         return x
 
     def forward_with_outputs(self, x):
-        """(final output, [output of each child in order]): every one is a node of the graph, so
-        after backward its .grad is the gradient of the loss with respect to it."""
+        """(final output, [output of each child in order]): every one is a node of the graph that
+        asks to keep its gradient (retain_grad), so after loss.backward() its .grad is the gradient
+        of the loss with respect to it."""
         outputs = []
         for module in self._modules.values():
             x = module(x)
+            if x.requires_grad:
+                x.retain_grad()
             outputs.append(x)
         return x, outputs
 
