@@ -11,10 +11,12 @@ import sys
 
 import numpy as np
 
-from tinygrad_vg import plot, theory
+from tinygrad_vg import theory
 from tinygrad_vg.argtypes import positive_int
 from tinygrad_vg.nn import DeepChain, mse_loss
 from tinygrad_vg.script import experiment, main
+from tinygrad_vg.views.axes import decade_range
+from tinygrad_vg.views.text import log_axis, log_bar
 
 
 def arguments(parser):
@@ -70,11 +72,11 @@ def show(result):
                      f"{max(c['weight_grad_norms']):.4e}, predicted {c['predicted_weight_grad_norm']:.4e}")
 
     lines.append("\n|dL/dh_l| per layer, log scale (layer 1 at the top):")
-    low, high = plot.decade_range([g for c in chains for g in c["grad_norms"]])
-    lines.append(f"{'':>13}{plot.log_axis(low, high, 40)}")
+    low, high = decade_range([g for c in chains for g in c["grad_norms"]])
+    lines.append(f"{'':>13}{log_axis(low, high, 40)}")
     for c in chains:
         for layer in (1, (depth + 1) // 2, depth):
-            lines.append(f"k={c['k']:<4g} l={layer:<3} {plot.log_bar(c['grad_norms'][layer - 1], low, high, 40)}")
+            lines.append(f"k={c['k']:<4g} l={layer:<3} {log_bar(c['grad_norms'][layer - 1], low, high, 40)}")
     return "\n".join(lines)
 
 

@@ -27,10 +27,11 @@ from dataclasses import asdict
 
 import numpy as np
 
-from tinygrad_vg import chain_report, plot, theory, training
+from tinygrad_vg import chain_report, theory, training
 from tinygrad_vg.argtypes import finite_float, non_negative_float, positive_int
 from tinygrad_vg.nn import DeepChain, mse_loss
 from tinygrad_vg.script import OptionError, experiment, main
+from tinygrad_vg.views.text import log_axis, log_bars
 
 STALL_FRACTION = 0.9     # stalled: the last loss is above 0.9 x the best constant prediction's
 
@@ -165,8 +166,8 @@ def show(result):
              f"predicted {vanishing['predicted_ratio']:.3e} (theory.backward_gains)\n"]
     lines += training_text(result, vanishing) + ratio_story(result, vanishing)
     lines.append("\n|dL/dW_l| at the last step, log scale:")
-    bars, (low, high) = plot.log_bars(vanishing["weight_grad_norms"][-1], 40)
-    lines.append(f"{'':>9}{plot.log_axis(low, high, 40)}")
+    bars, (low, high) = log_bars(vanishing["weight_grad_norms"][-1], 40)
+    lines.append(f"{'':>9}{log_axis(low, high, 40)}")
     lines += [f"layer {layer:>2} {bars[layer - 1]}" for layer in shown_layers(result["depth"])]
     if exploding is not None:
         lines.append(f"\nThe opposite: a tanh chain, sigma_w = {exploding['sigma_w']:g} (chi_1 = {exploding['chi1']:.3g}"

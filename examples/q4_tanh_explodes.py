@@ -15,10 +15,12 @@ import sys
 
 import numpy as np
 
-from tinygrad_vg import chain_report, plot, theory
+from tinygrad_vg import chain_report, theory
 from tinygrad_vg.argtypes import finite_float, positive_int
 from tinygrad_vg.nn import DeepChain, mse_loss
 from tinygrad_vg.script import OptionError, experiment, main
+from tinygrad_vg.views.axes import decade_range
+from tinygrad_vg.views.text import log_axis, log_bar
 
 
 def arguments(parser):
@@ -90,9 +92,9 @@ def show(result):
     lines += ["\nmeasured: mean over seeds (+- one standard deviation); predicted: theory.backward_gains,",
               "the product of sigma_w^2 E[tanh'(z_l)^2] over layers 2..L, square-rooted.",
               "\n|dL/dh_1| / |dL/dh_L| (measured), log scale:"]
-    low, high = plot.decade_range([c["ratio"] for c in result["chains"]])
-    lines.append(f"{'':>16}{plot.log_axis(low, high, 40)}")
-    lines += [f"sigma_w = {c['sigma_w']:<5g} {plot.log_bar(c['ratio'], low, high, 40)}" for c in result["chains"]]
+    low, high = decade_range([c["ratio"] for c in result["chains"]])
+    lines.append(f"{'':>16}{log_axis(low, high, 40)}")
+    lines += [f"sigma_w = {c['sigma_w']:<5g} {log_bar(c['ratio'], low, high, 40)}" for c in result["chains"]]
     lines += ["\nEvery |h| stays below 1, yet the gradient grows wherever chi_1 > 1: tanh' <= 1 bounds only one",
               "of the two factors of each layer's Jacobian, W^T diag(tanh')."]
     return "\n".join(lines)

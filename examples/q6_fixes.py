@@ -20,10 +20,11 @@ import sys
 
 import numpy as np
 
-from tinygrad_vg import chain_report, plot, theory, training
+from tinygrad_vg import chain_report, theory, training
 from tinygrad_vg.argtypes import finite_float, positive_float, positive_int
 from tinygrad_vg.nn import DeepChain, mse_loss
 from tinygrad_vg.script import OptionError, experiment, main
+from tinygrad_vg.views.text import log_axis, log_bars
 
 
 def arguments(parser):
@@ -121,8 +122,8 @@ def show(result):
     lines += ["\nmeasured at step 0 (before any update); predicted: mean-field, '-' where theory has no formula",
               "(LayerNorm). Clipping leaves every ratio as it was: it multiplies all gradients by one number.",
               "\n|dL/dh_1| / |dL/dh_L| at step 0, log scale:"]
-    bars, (low, high) = plot.log_bars([v["ratio"] for v in result["variants"]], 40)
-    lines.append(f"{'':>25}{plot.log_axis(low, high, 40)}")
+    bars, (low, high) = log_bars([v["ratio"] for v in result["variants"]], 40)
+    lines.append(f"{'':>25}{log_axis(low, high, 40)}")
     lines += [f"{v['name']:<24} {bar}" for v, bar in zip(result["variants"], bars)]
     return "\n".join(lines)
 

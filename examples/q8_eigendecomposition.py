@@ -16,11 +16,13 @@ import sys
 
 import numpy as np
 
-from tinygrad_vg import Tensor, plot
+from tinygrad_vg import Tensor
 from tinygrad_vg.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from tinygrad_vg.nn import RNN, init
 from tinygrad_vg.script import OptionError, experiment, main
 from tinygrad_vg.theory import eigen, gaussian, rnn as rnn_theory, spectra
+from tinygrad_vg.views.axes import decade_range
+from tinygrad_vg.views.text import log_axis, log_bar
 
 
 def arguments(parser):
@@ -197,11 +199,11 @@ def show(result):
               "   " + ("rho > 1 yet the gradient vanishes: tanh' < 1 takes more than W gives." if h["rho"] > 1 > h["gain"]
                      else "the rate is the mean field's, set by sigma_w and tanh' at q*, not by ln rho.")]
 
-    low, high = plot.decade_range(t["measured_worst"] + t["rho_powers"][1:])
-    lines += ["", "   part 2, worst c measured and rho^s, log scale:", f"{'':>16}{plot.log_axis(low, high, 40)}"]
+    low, high = decade_range(t["measured_worst"] + t["rho_powers"][1:])
+    lines += ["", "   part 2, worst c measured and rho^s, log scale:", f"{'':>16}{log_axis(low, high, 40)}"]
     for s in (1, t["peak_step"] // 2, t["peak_step"], (t["peak_step"] + t["steps"]) // 2, t["steps"] - 1):
-        lines.append(f"   s={s:<4} g_s   {plot.log_bar(t['measured_worst'][s], low, high, 40)}")
-        lines.append(f"   {'':<6} rho^s {plot.log_bar(t['rho_powers'][s], low, high, 40)}")
+        lines.append(f"   s={s:<4} g_s   {log_bar(t['measured_worst'][s], low, high, 40)}")
+        lines.append(f"   {'':<6} rho^s {log_bar(t['rho_powers'][s], low, high, 40)}")
     return "\n".join(lines)
 
 

@@ -4,7 +4,6 @@ theory is exact), and check that show() prints it, that --help states the questi
 views take it. `python examples/<script> args` is main(module) around the same run(): the scripts run
 in this process (a fresh interpreter costs seconds on a busy machine), and one test runs a script in
 its own process and checks it prints the same."""
-import importlib
 import json
 import os
 import runpy

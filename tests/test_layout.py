@@ -16,7 +16,7 @@ PACKAGE = ROOT / "tinygrad_vg"
 
 ROOMS = [
     # pure: numpy and the standard library, never the engine
-    "views", "plot", "argtypes", "norms", "theory",
+    "views", "argtypes", "norms", "theory",
     # the engine
     "ops", "graph", "writes", "anomaly", "tensor",
     # readers of a graph
@@ -59,7 +59,7 @@ def imported(dotted, path):
                 base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
             if not base.startswith("tinygrad_vg"):
                 continue
-            for alias in node.names:   # `from tinygrad_vg import plot`: plot is a module, Tensor is not
+            for alias in node.names:   # `from tinygrad_vg import nn`: nn is a module, Tensor is not
                 candidate = f"{base}.{alias.name}"
                 submodule = PACKAGE.joinpath(*candidate.split(".")[1:])
                 is_module = submodule.with_suffix(".py").is_file() or (submodule / "__init__.py").is_file()

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from test_optim import parameters_with_grads
-from tinygrad_vg import Tensor
 from tinygrad_vg.norms import global_norm
 from tinygrad_vg.optim import clip_grad_norm_, clip_grad_value_, global_grad_norm
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import graph, plot
+from . import graph
 from .tensor import sweep_order
 from .views.notebook import Shown
 
@@ -174,9 +174,6 @@ class PathListing(list, Shown):
                             "style": "o"}]},
                 {"title": "the paths", "table": {"header": ["path", "through", "product (|product| for arrays)",
                                                             "log10 |product|"], "rows": rows}}]
-
-    def png(self):
-        return plot.png_bytes(self.panels(), self.display_title())
 
     def __str__(self):
         return "\n".join([self.display_title(), *(f"{k + 1}: {path}" for k, path in enumerate(self))])

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import chain_rule, plot
+from . import chain_rule
+from .views.text import log_axis, log_bars
 from .norms import global_norm
 from .tensor import Tensor
 from .views.notebook import Shown
@@ -145,7 +146,7 @@ class ChainReport(Shown):
 
     def table(self, bar_width=30):
         """The aligned per-layer table, with a log-scale bar of |dL/dh| per layer."""
-        bars, (low, high) = plot.log_bars([r.grad_norm for r in self.layers], bar_width)
+        bars, (low, high) = log_bars([r.grad_norm for r in self.layers], bar_width)
         header = ["layer", "shape", "|h|", "|dL/dh|", "gain", "cumulative", "|dL/dW|",
                   "sigma_max", "sigma_min"]
         rows = []
@@ -166,7 +167,7 @@ class ChainReport(Shown):
                 "  gain       = |dL/dh_(l-1)| / |dL/dh_l|: how layer l scales the gradient passing back",
                 "  cumulative = product of the gains from the top = |dL/dh_(l-1)| / |dL/dh_L|",
                 "  sigma      = largest and smallest singular values of the local Jacobian dh_l/dh_(l-1)",
-                line(header, "|dL/dh| " + plot.log_axis(low, high, bar_width)),
+                line(header, "|dL/dh| " + log_axis(low, high, bar_width)),
                 *(line(row, "        " + bar).rstrip() for row, bar in zip(rows, bars))]
         if self.input_grad_norm is not None:
             text.append(f"input: |x| {describe(self.input_norm)}, |dL/dx| {describe(self.input_grad_norm)}")
@@ -199,9 +200,6 @@ class ChainReport(Shown):
                     "header": ["layer", "shape", "|h_l|", "|dL/dh_l|", "gain", "cumulative", "|dL/dW_l|",
                                "sigma_max", "sigma_min"],
                     "rows": [["-" if cell is None else cell for cell in row] for row in rows]}}]
-
-    def png(self):
-        return plot.png_bytes(self.panels(), self.display_title())
 
 
 def chain_report(layer_outputs, loss, weights=None, input=None, spectra_max_size=128):

@@ -18,8 +18,7 @@ import functools
 import os
 import sys
 
-from . import plot
-from .views import notebook
+from .views import notebook, png
 from .views.jsondata import to_json
 
 VIEW_FLAGS = ("json", "plot", "html")
@@ -64,12 +63,9 @@ class Result(dict, notebook.Shown):
     def text(self):
         return self.show()
 
-    def png(self):
-        return plot.png_bytes(self.figure(), self.display_title())
-
     def save_png(self, path):
         """The figure as a PNG file (needs matplotlib: ImportError with the install hint otherwise)."""
-        plot.save_figure(path, self.figure(), self.display_title())
+        png.save_figure(path, self.figure(), self.display_title())
 
 
 def experiment(run):

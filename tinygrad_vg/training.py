@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import plot
 from .anomaly import NonFiniteError, detect_anomaly
 from .nn.losses import mse_loss
 from .norms import global_norm
@@ -67,9 +66,6 @@ class Halt(Shown):
     def panels(self):
         return [halt_panel(asdict(self))]
 
-    def png(self):
-        return plot.png_bytes(self.panels(), self.display_title())
-
     def __str__(self):
         return (f"halted at step {self.step}, {self.phase} phase, {self.module or 'the loss'}, op {self.op}, "
                 f"{self.kind}: {self.message}")
@@ -106,9 +102,6 @@ class TrainingRecord(Shown):
 
     def panels(self):
         return record_panels(self.to_dict())
-
-    def png(self):
-        return plot.png_bytes(self.panels(), self.display_title())
 
     def __str__(self):
         """A line per step (every k-th of a long run, and the last), then where it halted."""

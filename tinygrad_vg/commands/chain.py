@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from .. import plot, theory
+from .. import theory
 from ..diagnostics import chain_report, describe, ratio
 from ..experiments.chain_theory import predicted_gains, theory_caveat
 from ..experiments.chains import DTYPES, build_chain, chain_config, describe_config
@@ -19,7 +19,7 @@ from ..experiments.measures import cosine, log10_gain_per_step, product, unit_si
 from ..nn.losses import mse_loss
 from ..script import experiment, main
 from ..tensor import Tensor
-from ..views.text import table
+from ..views.text import log_axis, log_bars, table
 from .chain_flags import add_chain_arguments
 from .panels import series
 
@@ -83,10 +83,10 @@ def show(result):
              "passing back (layer 1's h_0 is the input x)",
              f"theory: {result['theory']}"]
     grad_norms = [record["grad_norm"] for record in layers]
-    bars, (low, high) = plot.log_bars(grad_norms, 24)
+    bars, (low, high) = log_bars(grad_norms, 24)
     lines.append(f"|h_l| is the norm over the whole batch ({layers[0]['shape'][0]} x {layers[0]['shape'][-1]} "
                  "numbers); rms h_l = |h_l| / sqrt(batch x width) is one unit's size, max|h_l| the largest element")
-    lines.append(table(LAYER_HEADER, layer_rows(result), bars, "|dL/dh_l| " + plot.log_axis(low, high, 24)))
+    lines.append(table(LAYER_HEADER, layer_rows(result), bars, "|dL/dh_l| " + log_axis(low, high, 24)))
     fit = result["log10_gain_per_layer"]
     lines.append(f"per-layer log10 gain, least squares over log10 |dL/dh_l| (positive: grows on the way down): "
                  f"measured {factor(fit['measured'])}, theory {factor(fit['predicted'])}")

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .. import plot, theory
+from .. import theory
 from ..argtypes import finite_float, non_negative_float, positive_int
 from ..diagnostics import describe, norm, ratio
 from ..experiments.chains import DTYPES
@@ -22,7 +22,8 @@ from ..nn.losses import mse_loss
 from ..nn.rnn import NONLINEARITIES
 from ..script import experiment, main
 from ..tensor import Tensor
-from ..views.text import table
+from ..views.axes import log10_or_nan
+from ..views.text import log_axis, log_bars, table
 from .panels import series
 
 RNN_INITS = ("default", "identity", "normal", "xavier", "he", "orthogonal")
@@ -121,8 +122,8 @@ def show(result):
              f"rho^(T-t) prod_(s>t) rms {phi}'(a_s),\n  the gradient spread evenly over the units (for W = rho Q, "
              f"each step keeps rms {phi}' of its norm)"]
     steps = result["time_steps"]
-    bars, (low, high) = plot.log_bars([entry["grad_norm"] for entry in steps], 24)
-    lines.append(table(step_header(result), step_rows(result), bars, "|dL/dh_t| " + plot.log_axis(low, high, 24)))
+    bars, (low, high) = log_bars([entry["grad_norm"] for entry in steps], 24)
+    lines.append(table(step_header(result), step_rows(result), bars, "|dL/dh_t| " + log_axis(low, high, 24)))
     fit = result["log10_gain_per_step"]
     lines.append(f"per-step log10 gain going back in time, least squares: measured {describe(fit['measured'], '+.4f')}; "
                  f"log10 rho {describe(fit['log10_spectral_radius'], '+.4f')}, "
@@ -133,7 +134,7 @@ def show(result):
                  f"{len(steps) - 1} steps the {phi}' factors multiply to {describe(products['rms'])} (rms; their means "
                  f"to {describe(products['mean'])}).")
     keys = ("saturation_estimate", "radius_rate")
-    off = dict(zip(keys, np.abs(plot.log10_or_nan([ratio(first[key], first["grad_norm"]) for key in keys]))))
+    off = dict(zip(keys, np.abs(log10_or_nan([ratio(first[key], first["grad_norm"]) for key in keys]))))
     if all(map(math.isfinite, off.values())) and off["saturation_estimate"] < off["radius_rate"]:
         lines.append(f"  at t = 0 the estimate is off by x{10 ** off['saturation_estimate']:.3g}, rho^T by "
                      f"x{10 ** off['radius_rate']:.3g}: rho^(T-t) is the rate only when {phi}' = 1, and units whose "

@@ -6,7 +6,7 @@ import re
 import numpy as np
 
 from ..diagnostics import norm, ratio
-from ..plot import log10_or_nan
+from ..views.axes import log10_or_nan
 
 LAYER_PATTERN = re.compile(r"^(?:layers|activations|norms|dropouts)\.(\d+)\b")
 

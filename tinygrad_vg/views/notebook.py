@@ -9,7 +9,7 @@ or a view that fails, leaves the types that could be made; text/plain is always 
 import base64
 import html as markup
 
-from . import html
+from . import html, png
 
 
 def mimebundle(title, panels, text, png=None):
@@ -56,9 +56,9 @@ class Shown:
         return str(self)
 
     def png(self):
-        """The picture as PNG bytes, or None. Views cannot import plot (it comes after them), so a
-        reader with a figure returns plot.png_bytes(self.panels(), self.display_title()) here."""
-        return None
+        """The panels as PNG bytes (views.png; ImportError without matplotlib, which shown() turns
+        into a bundle without image/png)."""
+        return png.png_bytes(self.panels(), self.display_title())
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return shown(self.display_title, self.panels, self.text, self.png)

@@ -1,7 +1,8 @@
 """Terminal log-scale bars: equal factors give equal lengths."""
 import math
 
-from tinygrad_vg.plot import decade_range, log_axis, log_bar, log_bars
+from tinygrad_vg.views.axes import decade_range
+from tinygrad_vg.views.text import log_axis, log_bar, log_bars
 
 
 def length(bar):

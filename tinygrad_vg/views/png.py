@@ -1,45 +1,17 @@
-"""Log-scale charts in the terminal, with no dependency: one bar per value, its length proportional
-to log10(value) on a scale shared by all the bars, so equal steps in length are equal factors; and
-the same log-scale pictures as PNG files when matplotlib is installed (save_figure)."""
+"""The panels (the vocabulary of tinygrad_vg.views) as a PNG, drawn by matplotlib when it is
+installed: the same charts, heatmaps and halts as the page, side by side, two to a row. matplotlib
+is imported only when a figure is asked for; without it every entry point raises ImportError with
+INSTALL_HINT. Tables and graphs are the page's (a PNG says where they are)."""
 import io
 import math
 
 import numpy as np
 
-from .views.axes import as_floats, decade_range, log10_or_nan
-from .views.heatmap import centres, colour_values
-
-EIGHTHS = " ▏▎▍▌▋▊▉"     # partial blocks: a bar's length is drawn to 1/8 of a character
-
-
-def log_bar(value, low, high, width=40):
-    """A bar for value on a log10 scale from 10^low (empty) to 10^high (width characters)."""
-    if value is None or value != value:
-        return "nan"
-    if value <= 0:
-        return "0"
-    if value == math.inf:
-        return "█" * width + " inf"
-    eighths = round((math.log10(value) - low) / (high - low) * width * 8)
-    eighths = min(max(eighths, 0), width * 8)
-    return "█" * (eighths // 8) + (EIGHTHS[eighths % 8] if eighths % 8 else "")
-
-
-def log_bars(values, width=40):
-    """One bar per value on a shared log scale, and the scale's (low, high) decades."""
-    low, high = decade_range(values)
-    return [log_bar(v, low, high, width) for v in values], (low, high)
-
-
-def log_axis(low, high, width=40):
-    """`1e-12 ... 1e+01` with the ends under a bar's empty and full positions."""
-    left, right = f"1e{low:+03d}", f"1e{high:+03d}"
-    return left + " " * max(width - len(left) - len(right), 1) + right
-
+from .axes import as_floats, decade_range, log10_or_nan
+from .heatmap import centres, colour_values
 
 COLUMNS = 2      # panels a row: more, and a figure of five charts is 3500 pixels wide
 INSTALL_HINT = 'PNG figures need matplotlib, which is not installed: pip install -e ".[plot]"'
-__all__ = ["decade_range", "log10_or_nan", "log_bar", "log_bars", "log_axis", "save_figure", "png_bytes"]
 
 
 def all_integers(values):
