@@ -97,3 +97,17 @@ def test_a_wide_numpy_network_carries_two_inputs_to_c_star():
                 measured += list(np.sum(first * second, 1) / np.sqrt(np.sum(first ** 2, 1) * np.sum(second ** 2, 1)))
     c_star = correlation.tanh_correlation_fixed_point(sigma_w, sigma_b)
     assert np.mean(measured) == pytest.approx(c_star, abs=0.02)
+
+
+@pytest.mark.parametrize("c", [-0.6, 0.0, 0.4, 0.95])
+def test_relu_and_linear_pair_moments_are_exact_against_monte_carlo(c):
+    rng = np.random.default_rng(2)
+    q, n = 1.7, 2_000_000
+    z1, z2 = rng.standard_normal((2, n))
+    u1, u2 = math.sqrt(q) * z1, math.sqrt(q) * (c * z1 + math.sqrt(1 - c * c) * z2)
+    for samples, exact in ((np.maximum(u1, 0) * np.maximum(u2, 0), correlation.relu_pair_moments(q, c)[0]),
+                           ((u1 > 0) & (u2 > 0), correlation.relu_pair_moments(q, c)[1]),
+                           (u1 * u2, correlation.pair_moments(q, c, "linear")[0])):
+        assert abs(samples.mean() - exact) < 5 * samples.std() / math.sqrt(n)
+    # at c = 1 relu's map returns the length map's E[relu^2] = q / 2 (He et al.)
+    assert correlation.relu_pair_moments(q, 1.0) == (q / 2, 0.5)

@@ -30,8 +30,8 @@ from .gaussian import (phi, phi_prime, gaussian_expectation, pair_expectation, s
 from .mean_field import (length_map, gradient_gain, preactivation_second_moments, backward_gains,
                          grad_norm_ratios, weight_variance, uniform_bound, tanh_fixed_point,
                          tanh_chi1, tanh_critical_sigma_w, gradient_depth_scale)
-from .correlation import (correlation_map, correlation_slope, tanh_correlation_fixed_point, tanh_chi_c,
-                          tanh_depth_scales)
+from .correlation import (correlation_map, correlation_slope, pair_moments, relu_pair_moments,
+                          tanh_correlation_fixed_point, tanh_chi_c, tanh_depth_scales)
 from .residual import residual_gain, residual_second_moments, residual_backward_gains, residual_gain_limit
 from .finite_width import (digamma, trigamma, active_units_pmf, ReluLayerLaw, relu_layer_law, LogNormMoments,
                            relu_log_norm_moments, hanin_beta, hanin_variance_approximation, relu_rescaling,

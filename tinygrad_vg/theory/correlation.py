@@ -13,7 +13,9 @@ nearby inputs decorrelate, gradients explode. The slope chi_c = sigma_w^2 E[phi'
 c* sets the correlation depth scale xi_c = -1 / ln chi_c: information about the inputs' geometry
 survives about xi_c layers, and Schoenholz et al. find networks trainable for depth up to about
 6 xi_c, which diverges at the edge of chaos. Everything here is statistical: exact as the width
-goes to infinity, with the weights Gaussian of variance sigma_w^2 / fan_in.
+goes to infinity, with the weights Gaussian of variance sigma_w^2 / fan_in. The maps take any of
+the lab's activations (tanh and sigmoid by quadrature, linear and relu in closed form); the fixed
+point and the depth scales are tanh's.
 """
 import math
 
@@ -21,21 +23,36 @@ from .gaussian import check_activation, pair_expectation, phi, phi_prime
 from .mean_field import gradient_depth_scale, tanh_chi1, tanh_fixed_point
 
 
+def relu_pair_moments(q, c):
+    """(E[relu(u1) relu(u2)], E[relu'(u1) relu'(u2)]) in closed form, exact: the arc-cosine kernel
+    q (sqrt(1 - c^2) + (pi - arccos c) c) / (2 pi) and the chance (pi - arccos c) / (2 pi) that both
+    are positive (Cho & Saul 2009). Quadrature would converge slowly on relu's kink."""
+    angle = math.acos(min(max(c, -1.0), 1.0))
+    return q * (math.sqrt(max(1.0 - c * c, 0.0)) + (math.pi - angle) * c) / (2 * math.pi), (math.pi - angle) / (2 * math.pi)
+
+
+def pair_moments(q, c, activation):
+    """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) for (u1, u2) ~ N(0, q [[1, c], [c, 1]])."""
+    check_activation(activation)
+    if activation == "linear":
+        return q * c, 1.0
+    if activation == "relu":
+        return relu_pair_moments(q, c)
+    return (pair_expectation(lambda u: phi(u, activation), lambda u: phi(u, activation), q, c),
+            pair_expectation(lambda u: phi_prime(u, activation), lambda u: phi_prime(u, activation), q, c))
+
+
 def correlation_map(c, q, sigma_w, sigma_b, activation="tanh"):
     """c' of the module docstring, for two inputs at second moment q (q > 0, usually q*)."""
-    check_activation(activation)
     if q <= 0:
         raise ValueError(f"correlation_map: q must be > 0, got {q}")
-    mixed = pair_expectation(lambda u: phi(u, activation), lambda u: phi(u, activation), q, c)
-    return (sigma_w ** 2 * mixed + sigma_b ** 2) / q
+    return (sigma_w ** 2 * pair_moments(q, c, activation)[0] + sigma_b ** 2) / q
 
 
 def correlation_slope(c, q, sigma_w, activation="tanh"):
     """dc'/dc = sigma_w^2 E[phi'(u1) phi'(u2)] (Poole et al. 2016, differentiating under the
     integral: d/dc E[f(u1) g(u2)] = q E[f'(u1) g'(u2)]); at c = 1 and q = q* it is chi_1."""
-    check_activation(activation)
-    return sigma_w ** 2 * pair_expectation(lambda u: phi_prime(u, activation),
-                                           lambda u: phi_prime(u, activation), q, c)
+    return sigma_w ** 2 * pair_moments(q, c, activation)[1]
 
 
 def tanh_correlation_fixed_point(sigma_w, sigma_b):
