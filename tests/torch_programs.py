@@ -947,8 +947,16 @@ def forward_error(actual, expected):
     return relative(np.abs(actual - expected), scale)
 
 
-def relative(difference, scale):
-    """max difference / scale, where a zero scale allows only a zero difference."""
+SUBNORMAL_STEPS = 16   # roundings along a program's paths, each off by at most one subnormal below the normals
+
+
+def relative(difference, scale, floor=0.0):
+    """max (difference - floor) / scale, where a zero scale allows only a difference within the floor.
+
+    floor is absolute: below the smallest normal number rounding is no longer relative (gradual
+    underflow rounds to multiples of the smallest subnormal), so a gradient of 2e-323 computed as
+    -0.25 / x^2 * 5e-324 by one engine and -(5e-324 * 0.25) / x^2 = 0 by the other are both right."""
+    difference = np.maximum(np.asarray(difference) - floor, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(scale > 0, difference / scale, np.where(difference > 0, np.inf, 0.0))
     return r.max(initial=0.0)
@@ -1042,7 +1050,8 @@ def compare(program):
             problems.append(f"v{i}: gradient {a.grad.dtype} {a.grad.shape} for a {a.dtype} {a.shape} tensor")
             continue
         expected = t.grad.numpy()
-        e = relative(np.abs(np.asarray(a.grad, dtype=np.float64) - expected), scales.get(i, np.zeros(a.shape)))
+        e = relative(np.abs(np.asarray(a.grad, dtype=np.float64) - expected), scales.get(i, np.zeros(a.shape)),
+                     floor=SUBNORMAL_STEPS * float(np.finfo(a.dtype).smallest_subnormal))
         errors.append(("gradient", any(float32), e))
         if e > rtol:
             problems.append(f"v{i}: gradients differ by {e:.3g} of the paths' scale\n"
