@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygrad_vg import theory, training
 from tinygrad_vg.argtypes import finite_float, positive_int
+from tinygrad_vg.experiments.measures import layer_of
 from tinygrad_vg.nn import DeepChain, mse_loss
 from tinygrad_vg.optim import SGD
 from tinygrad_vg.script import OptionError, experiment, main
@@ -35,17 +36,12 @@ def arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="seed of the input and target")
 
 
-def layer_of(module, depth):
-    """l of DeepChain's label "layers.(l-1) (Linear)" for its l-th Linear; None for the loss."""
-    return next((l for l in range(1, depth + 1) if module and module.startswith(f"layers.{l - 1} ")), None)
-
-
 def train_until_halt(k, depth, width, x, target, dtype, steps, lr):
     """Train the W = k I chain; the halt it measured beside the first non-finite value theory predicts."""
     chain = DeepChain(depth, width, activation="linear", init="identity", scale=k, dtype=dtype)
     record = training.train(chain, x, target, steps, lr=lr)
     predicted = theory.identity_chain_first_nonfinite(k, depth, x, target, dtype, bias=True)
-    halt = None if record.halted is None else {**asdict(record.halted), "layer": layer_of(record.halted.module, depth)}
+    halt = None if record.halted is None else {**asdict(record.halted), "layer": layer_of(record.halted.module)}
     if halt is None:
         agree = predicted is None
     elif predicted is None:
