@@ -25,7 +25,7 @@ from ..nn.losses import mse_loss
 from ..norms import global_norm
 from ..script import OptionError, experiment, main
 from ..tensor import Tensor
-from ..training import train
+from ..training import halt_panel, train
 from ..views.jsondata import json_ready
 from ..views.text import table
 from .chain_flags import add_chain_arguments
@@ -182,8 +182,7 @@ def figure(result):
                        "ylabel": "step", "x0": 1, "y0": 0, "colorbar": "|dL/dW_l|",
                        "heatmap": [entry["weight_grad_norms"] for entry in result["steps"]]})
     if halted is not None:
-        panels.append({"title": f"where training halted: step {halted['step']}",
-                       "halt": {key: halted.get(key) for key in ("step", "layer", "op", "phase", "kind", "message")}})
+        panels.append(halt_panel(halted))
     norms = result["halted_step_activation_norms"]
     if norms is not None:
         layers = list(range(1, len(norms) + 1))
