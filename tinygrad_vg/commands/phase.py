@@ -149,11 +149,10 @@ def run(measure="gradient", sigma_w=None, sigma_b=(0.05,), depth=None, width=Non
     if any(d < 2 or d != int(d) for d in depths):
         raise OptionError(f"--depth: depths must be whole numbers >= 2 (a gain per layer needs two layers), got {depths}")
     depths = [int(d) for d in depths]
-    config = {"measure": measure, "width": width, "batch": batch, "seeds": seeds,
-              **({"steps": steps, "lr": lr} if trainability else {})}
-    extra = {"steps": steps, "lr": lr} if trainability else {}
-    cells = [{"sigma_w": float(w), "sigma_b": float(b), "depth": d, "seed": s, "width": width, "batch": batch, **extra}
-             for b in sigma_b for d in depths for w in sigma_ws for s in range(seeds)]
+    training = {"steps": steps, "lr": lr} if trainability else {}
+    config = {"measure": measure, "width": width, "batch": batch, "seeds": seeds, **training}
+    cells = [{"sigma_w": float(w), "sigma_b": float(b), "depth": d, "seed": s, "width": width, "batch": batch,
+              **training} for b in sigma_b for d in depths for w in sigma_ws for s in range(seeds)]
     executor, close = executor_for(workers, dask)
     try:
         results = sweep(CELLS[measure], cells, executor, path=resume, progress="phase" if progress else None)
