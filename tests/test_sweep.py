@@ -77,3 +77,15 @@ def test_a_failing_cell_raises_its_error():
         raise ValueError(f"cell {config} broke")
     with pytest.raises(ValueError, match="broke"):
         sweeps.sweep(broken, CONFIGS[:1], sweeps.SerialExecutor(), progress=None)
+
+
+def test_a_map_that_fails_half_way_has_its_finished_cells_on_file_even_on_one_worker(tmp_path):
+    path = tmp_path / "cells.jsonl"
+
+    def fails_on_the_fifth(config):
+        if config == CONFIGS[4]:
+            raise KeyboardInterrupt("stopped by hand")
+        return noisy_cell(config)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.sweep(fails_on_the_fifth, CONFIGS, sweeps.SerialExecutor(), path=path, progress=None)
+    assert [json.loads(line)["config"] for line in path.read_text().splitlines()] == CONFIGS[:4]

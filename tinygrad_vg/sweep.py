@@ -9,10 +9,12 @@ Three rules make a map the same wherever it runs and cheap to resume:
 - progress (cells done / total, the rate, an ETA) goes to stderr, never to stdout.
 """
 import concurrent.futures
+import functools
 import hashlib
 import json
 import os
 import sys
+import threading
 import time
 
 from .views.jsondata import json_ready
@@ -78,8 +80,8 @@ class SerialExecutor(concurrent.futures.Executor):
         future = concurrent.futures.Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as error:      # the error is the future's, raised where its result is read
-            future.set_exception(error)
+        except Exception as error:          # the error is the future's, raised where its result is read;
+            future.set_exception(error)     # Ctrl-C (KeyboardInterrupt) stops the map here and now
         return future
 
 
@@ -91,10 +93,10 @@ def default_executor(workers=None):
 def sweep(cell, configs, executor=None, path=None, progress="sweep"):
     """[cell(config) for config in configs], computed through `executor` (default_executor() when
     None, shut down at the end; an executor you pass stays yours), appending each result to the
-    JSON-lines file `path` as it finishes and skipping the configs that file already holds.
+    JSON-lines file `path` the moment it finishes and skipping the configs that file already holds.
 
     `cell` must be picklable (a module-level function) and return JSON-ready data. `progress` is
-    the label of the progress line on stderr, or None for none.
+    the label of the progress line on stderr, or None for none. A cell's error is raised here.
     """
     configs = list(configs)
     results = finished_cells(path)
@@ -103,22 +105,39 @@ def sweep(cell, configs, executor=None, path=None, progress="sweep"):
     report = Progress(progress, len(configs), finished) if progress else None
     own_executor = executor is None
     executor = default_executor() if own_executor else executor
-    try:
-        futures = {executor.submit(cell, config): key for key, config in todo.items()}
-        with open(path, "a", encoding="utf-8") if path else open(os.devnull, "w") as stream:
-            if path and stream.tell() and not ends_with_newline(path):
-                stream.write("\n")          # after a line cut short, so that the next one starts clean
+    lock, written = threading.Lock(), threading.Semaphore(0)
+    with open(path, "a", encoding="utf-8") if path else open(os.devnull, "w") as stream:
+        if path and stream.tell() and not ends_with_newline(path):
+            stream.write("\n")          # after a line cut short, so that the next one starts clean
+
+        def record(future, key):
+            """Write a finished cell at once, from whichever thread the executor finishes it on (for
+            the one-worker executor, before the next cell starts), so an interruption loses none."""
+            nonlocal finished
+            try:
+                if not future.cancelled() and future.exception() is None:
+                    with lock:
+                        results[key] = json_ready(future.result())
+                        stream.write(json.dumps({"config": json.loads(key), "result": results[key]}) + "\n")
+                        stream.flush()
+                        finished += 1
+                        if report:
+                            report(finished)
+            finally:
+                written.release()
+
+        try:
+            futures = []
+            for key, config in todo.items():
+                futures.append(executor.submit(cell, config))
+                futures[-1].add_done_callback(functools.partial(record, key=key))
             for future in concurrent.futures.as_completed(futures):
-                key = futures[future]
-                results[key] = json_ready(future.result())
-                stream.write(json.dumps({"config": json.loads(key), "result": results[key]}) + "\n")
-                stream.flush()
-                finished += 1
-                if report:
-                    report(finished)
-        if report:
-            report(len(configs), force=True)
-    finally:
-        if own_executor:
-            executor.shutdown(cancel_futures=True)
+                future.result()
+            for _ in futures:               # as_completed can wake before a future's callback has run
+                written.acquire()
+        finally:
+            if own_executor:
+                executor.shutdown(cancel_futures=True)
+    if report:
+        report(len(configs), force=True)
     return [results[config_key(config)] for config in configs]
