@@ -19,8 +19,9 @@ def test_the_measured_sign_change_is_within_one_grid_step_of_the_critical_sigma_
     step = 0.25
     result = phase.run(sigma_w=[0.5 + step * k for k in range(9)], sigma_b=[sigma_b], depth=[60], width=128,
                        seeds=3, workers=1, progress=False)
-    gains = phase.mean_over_seeds(result, "log10_gain_per_layer", sigma_b, 60)
+    gains = phase.mean_over_seeds(result["cells"], result["config"]["sigma_w"], "log10_gain_per_layer", sigma_b, 60)
     measured = phase.sign_change(result["config"]["sigma_w"], gains)
+    assert result["measured"]["mean"] == [[gains]] and result["measured"]["sign_change"] == [[measured]]
     assert measured is not None and abs(measured - theory.tanh_critical_sigma_w(sigma_b)) < step
     assert result["theory"]["critical_sigma_w"] == [theory.tanh_critical_sigma_w(sigma_b)]
 
@@ -54,7 +55,7 @@ def test_the_json_has_the_documented_contract():
 def test_trainability_is_widest_at_the_edge_of_chaos():
     # depth 24 at sigma_b 0.05: 6 xi_c is 4 layers at sigma_w 0.5, 22 at 4.0, and > 100 at 1.1 (critical 1.12)
     result = phase.run(measure="trainability", sigma_w=[0.5, 1.1, 4.0], depth=[24], steps=150, workers=1, progress=False)
-    accuracy = phase.mean_over_seeds(result, "accuracy", 0.05, 24)
+    accuracy = result["measured"]["mean"][0][0]                     # sigma_b 0.05, depth 24
     assert accuracy[1] > 0.9 and accuracy[1] > accuracy[0] + 0.2 and accuracy[1] > accuracy[2] + 0.2
     xi_c = result["theory"]["xi_c"][0]
     assert 6 * xi_c[0] < 24 and 6 * xi_c[2] < 24 < 6 * xi_c[1]

@@ -159,15 +159,19 @@ def run(measure="gradient", sigma_w=None, sigma_b=(0.05,), depth=None, width=Non
     finally:
         close()
     cells = [{**cell, **result} for cell, result in zip(cells, results)]
+    key = "accuracy" if trainability else "log10_gain_per_layer"
+    means = [[mean_over_seeds(cells, sigma_ws, key, b, d) for d in depths] for b in sigma_b]
+    measured = {"key": key, "mean": means,
+                "sign_change": None if trainability else [[sign_change(sigma_ws, row) for row in rows] for rows in means]}
     return {"command": "phase", "config": {**config, "sigma_w": sigma_ws, "sigma_b": list(sigma_b), "depth": depths},
-            "cells": cells, "theory": theory_rows(sigma_ws, sigma_b)}
+            "cells": cells, "measured": measured, "theory": theory_rows(sigma_ws, sigma_b)}
 
 
-def mean_over_seeds(result, key, sigma_b, depth):
+def mean_over_seeds(cells, sigma_ws, key, sigma_b, depth):
     """[mean of `key` over the seeds] per sigma_w, None where no seed has a value."""
     means = []
-    for w in result["config"]["sigma_w"]:
-        values = [c[key] for c in result["cells"] if c["sigma_w"] == w and c["sigma_b"] == sigma_b
+    for w in sigma_ws:
+        values = [c[key] for c in cells if c["sigma_w"] == w and c["sigma_b"] == sigma_b
                   and c["depth"] == depth and c.get(key) is not None]
         means.append(float(np.mean(values)) if values else None)
     return means
@@ -175,22 +179,20 @@ def mean_over_seeds(result, key, sigma_b, depth):
 
 def show(result):
     config, predicted = result["config"], result["theory"]
-    gradient = config["measure"] == "gradient"
-    key = "log10_gain_per_layer" if gradient else "accuracy"
+    gradient, measured = config["measure"] == "gradient", result["measured"]
     lines = [f"Phase diagram of a tanh chain, width {config['width']}, {config['seeds']} networks per cell: "
              + ("log10 gain per layer of |dL/dh_l| at initialisation (negative: vanishes, positive: explodes)"
                 if gradient else f"training accuracy after {config['steps']} SGD steps (lr {config['lr']:g}; 0.5 is chance)")]
     for k, b in enumerate(config["sigma_b"]):
         lines.append(f"\nsigma_b = {b:g}: critical sigma_w (chi_1 = 1) = {predicted['critical_sigma_w'][k]:.4f}")
         header = ["depth", *(f"{w:g}" for w in config["sigma_w"])]
-        rows = [[d, *("-" if v is None else f"{v:+.3f}" if gradient else f"{v:.2f}"
-                      for v in mean_over_seeds(result, key, b, d))] for d in config["depth"]]
+        rows = [[d, *("-" if v is None else f"{v:+.3f}" if gradient else f"{v:.2f}" for v in means)]
+                for d, means in zip(config["depth"], measured["mean"][k])]
         theory_row = (["0.5 log chi_1", *(f"{0.5 * math.log10(chi):+.3f}" for chi in predicted["chi_1"][k])] if gradient
                       else ["6 xi_c", *(f"{6 * xi:.0f}" if math.isfinite(xi) else "inf" for xi in predicted["xi_c"][k])])
         lines.append(table(header, rows + [theory_row]))
         if gradient:
-            measured = [sign_change(config["sigma_w"], mean_over_seeds(result, key, b, d)) for d in config["depth"]]
-            found = [m for m in measured if m is not None]
+            found = [m for m in measured["sign_change"][k] if m is not None]
             if found:
                 lines.append(f"measured sign change: sigma_w = {min(found):.3f} to {max(found):.3f} over the depths "
                              f"(theory {predicted['critical_sigma_w'][k]:.3f})")
@@ -199,11 +201,10 @@ def show(result):
 
 def figure(result):
     config, predicted = result["config"], result["theory"]
-    gradient = config["measure"] == "gradient"
-    key = "log10_gain_per_layer" if gradient else "accuracy"
+    gradient, measured = config["measure"] == "gradient", result["measured"]
     panels = []
     for k, b in enumerate(config["sigma_b"]):
-        rows = [mean_over_seeds(result, key, b, d) for d in config["depth"]]
+        rows = measured["mean"][k]
         if gradient:
             overlays = [{"label": "chi_1 = 1", "x": [predicted["critical_sigma_w"][k]] * 2,
                          "y": [config["depth"][0], config["depth"][-1]], "style": "k-"}]
@@ -213,14 +214,15 @@ def figure(result):
         panels.append({"title": f"{'log10 gain per layer' if gradient else 'training accuracy'}, sigma_b = {b:g}",
                        "heatmap": rows, "x": config["sigma_w"], "y": config["depth"], "xlabel": "sigma_w",
                        "ylabel": "depth L", "scale": "signed" if gradient else "linear",
-                       "colorbar": key.replace("_", " "), "overlays": overlays})
+                       "colorbar": measured["key"].replace("_", " "), "overlays": overlays})
         if gradient:
             panels.append({"title": f"gain per layer against theory, sigma_b = {b:g}", "xlabel": "sigma_w",
-                           "ylabel": "|dL/dh_(l-1)| / |dL/dh_l|", "yscale": "linear", "marks": [{"x": predicted["critical_sigma_w"][k],
-                                                                               "label": "chi_1 = 1"}],
+                           "ylabel": "|dL/dh_(l-1)| / |dL/dh_l|", "yscale": "linear",
+                           "marks": [{"x": predicted["critical_sigma_w"][k], "label": "chi_1 = 1"}],
                            "lines": [*({"label": f"measured, L = {d}", "x": config["sigma_w"], "style": f"C{n}o",
-                                        "y": [None if v is None else 10 ** v for v in mean_over_seeds(result, key, b, d)]}
-                                       for n, d in enumerate(config["depth"][::max(1, len(config["depth"]) // 4)])),
+                                        "y": [None if v is None else 10 ** v for v in means]}
+                                       for n, (d, means) in enumerate(list(zip(config["depth"], rows))
+                                                                      [::max(1, len(config["depth"]) // 4)])),
                                      {"label": "sqrt(chi_1)", "x": config["sigma_w"], "style": "k-",
                                       "y": [math.sqrt(chi) for chi in predicted["chi_1"][k]]}]})
     return panels
