@@ -85,9 +85,9 @@ def to_dot(root, edge_label=None, values=False, highlight=None, max_nodes=None, 
     """Graphviz text of the graph: one box per node (op and shape), one arrow per edge.
 
     edge_label(input, output, position) -> str labels each edge (default: its input position);
-    values adds each node's value and gradient (its .grad, or grads[id(node)] when given for a node
-    with none, e.g. chain_rule.gradients(root): an intermediate's, which backward frees); highlight is a sequence of edges (input, output,
-    position), e.g. a chain_rule path's, drawn in red. A graph of more than max_nodes nodes is drawn
+    values adds each node's value and gradient: its .grad, or else grads[id(node)] when given (e.g.
+    chain_rule.gradients(root): the intermediates' gradients, which backward frees); highlight is
+    a sequence of edges (input, output, position), e.g. a chain_rule path's, drawn in red. A graph of more than max_nodes nodes is drawn
     summarised instead (no highlight): one box per op kind with its count, one arrow per kind of edge.
     """
     order = topological_order(root)
