@@ -516,6 +516,25 @@ def test_python_scalars_keep_float32_in_both():
         assert (scalar + Tensor(x)).dtype == np.float32 and (scalar + torch.from_numpy(x)).dtype == torch.float32
 
 
+@pytest.mark.parametrize("x_shape, w_shape, b_shape", [
+    ((3, 4), (5, 4), (5,)), ((3, 4), (5, 4), None), ((2, 3, 4), (5, 4), (1, 5)), ((4,), (5, 4), (5,)),
+    ((3, 4), (4,), None), ((0, 4), (5, 4), (5,)), ((3, 0), (5, 0), (5,))])
+def test_linear_agrees_with_torch_functional_linear_in_values_and_gradients(x_shape, w_shape, b_shape):
+    rng = np.random.default_rng(len(x_shape) + 10 * len(w_shape))
+    values = [rng.normal(size=shape) for shape in (x_shape, w_shape, b_shape) if shape is not None]
+    (ours, theirs), grads = gradients(tg.nn.functional.linear, torch.nn.functional.linear, *values)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    for mine, torchs in grads:
+        np.testing.assert_allclose(mine, torchs, rtol=1e-12, atol=1e-12)
+
+
+def test_linear_with_a_1d_weight_takes_a_bias_here_and_torch_refuses_it():
+    x, w, b = np.ones((3, 4)), np.ones(4), np.full((), 0.5)
+    np.testing.assert_array_equal(tg.nn.functional.linear(Tensor(x), Tensor(w), Tensor(b)).data, x @ w + b)
+    with pytest.raises(RuntimeError, match="matrix"):
+        torch.nn.functional.linear(*map(torch.from_numpy, (x, w, b)))
+
+
 def test_matmul_of_float32_and_float64_promotes_here_and_is_an_error_in_torch():
     a, b = np.ones((2, 2), dtype=np.float32), np.ones(2)
     assert (Tensor(a) @ Tensor(b)).dtype == np.float64

@@ -47,8 +47,8 @@ def test_the_producer_is_named_not_the_ops_that_propagate_the_bad_value():
     # layer 0 (whose weights are as large) nor layer 2 (which would only pass the inf on).
     with detect_anomaly(), pytest.raises(NonFiniteError) as caught:
         model(Tensor(np.array([[1.0]])))
-    assert (caught.value.op, caught.value.module) == ("matmul", "1 (Linear)")
-    assert "matmul in 1 (Linear) produced inf in the forward pass" in str(caught.value)
+    assert (caught.value.op, caught.value.module) == ("linear", "1 (Linear)")
+    assert "linear in 1 (Linear) produced inf in the forward pass" in str(caught.value)
 
 
 def test_backward_inf_is_named_with_the_op_and_layer_whose_vjp_produced_it():
@@ -60,7 +60,7 @@ def test_backward_inf_is_named_with_the_op_and_layer_whose_vjp_produced_it():
         with pytest.raises(NonFiniteError) as caught:
             loss.backward()                   # d loss / dx = (1e200 g) @ W: 1e400, inf
     error = caught.value
-    assert (error.op, error.module, error.kind, error.phase) == ("matmul", "0 (Linear)", "inf", "backward")
+    assert (error.op, error.module, error.kind, error.phase) == ("linear", "0 (Linear)", "inf", "backward")
     assert "in the backward pass" in str(error)
 
 
@@ -126,10 +126,10 @@ def test_a_float16_gradient_that_underflows_is_named_with_its_op_and_layer():
         with pytest.raises(UnderflowError) as caught:
             out.backward(np.full(out.shape, 1e-6))
     error = caught.value
-    assert (error.op, error.kind, error.phase) == ("matmul", "underflow", "backward")
+    assert (error.op, error.kind, error.phase) == ("linear", "underflow", "backward")
     assert error.module == "layers.2 (Linear)"       # dL/dW_3 = g^T h_2, 1e-6 times 1e-2: the first to vanish
     assert error.largest_lost < np.finfo(np.float16).smallest_subnormal
-    assert str(error).startswith("matmul in layers.2 (Linear) rounded 4 of 4 float16 elements to exactly 0 "
+    assert str(error).startswith("linear in layers.2 (Linear) rounded 4 of 4 float16 elements to exactly 0 "
                                  "in the backward pass")
 
 

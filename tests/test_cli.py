@@ -306,7 +306,7 @@ def test_an_overflowing_chain_halts_at_the_layer_theory_predicts(capsys, dtype, 
     _, x, _ = chain_of(result)
     layer = theory.overflow_layer(4.0, x, np.dtype(dtype).type, depth)
     assert layer is not None and layer < depth
-    assert halted == {"step": 0, "phase": "forward", "kind": "inf", "op": "matmul",
+    assert halted == {"step": 0, "phase": "forward", "kind": "inf", "op": "linear",
                       "module": f"layers.{layer - 1} (Linear)", "layer": layer, "message": halted["message"]}
     assert result["predicted_halt"] == {"step": 0, "phase": "forward", "layer": layer, "kind": "inf"}
     assert result["steps"] == []
@@ -319,7 +319,7 @@ def test_an_overflowing_chain_halts_at_the_layer_theory_predicts(capsys, dtype, 
     np.testing.assert_allclose(norms[:layer - 1], result["predicted_activation_norms"][:layer - 1], rtol=rounding)
     assert cli.main(["train", *flags]) == 0
     out = capsys.readouterr().out
-    assert f"HALTED at step 0: matmul in layers.{layer - 1} (Linear)" in out and "the run agrees" in out
+    assert f"HALTED at step 0: linear in layers.{layer - 1} (Linear)" in out and "the run agrees" in out
 
 
 def test_a_run_halted_at_step_0_still_has_a_figure_the_halt_and_the_forward_pass_that_overflowed():

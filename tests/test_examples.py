@@ -149,7 +149,7 @@ def test_q3_training_halts_where_theory_predicts():
     deepest = max(result["chains"], key=lambda chain: chain["depth"])
     halt = deepest["halt"]                                   # 8^43 > float32's max, 8^42 is not
     assert (halt["step"], halt["phase"], halt["module"], halt["op"], halt["kind"], halt["layer"]) == \
-        (0, "forward", "layers.42 (Linear)", "matmul", "inf", 43)
+        (0, "forward", "layers.42 (Linear)", "linear", "inf", 43)
     assert deepest["predicted"] == {"phase": "forward", "layer": 43, "kind": "inf"}
     unchecked = result["unchecked"]
     assert (unchecked["finite"], unchecked["nan"], unchecked["entries"], unchecked["nan_weights_after_step"]) == \

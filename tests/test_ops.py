@@ -259,6 +259,60 @@ def test_matmul(kind, data):
     check(lambda a, b: a @ b, a, b)
 
 
+@given(data=st.data())
+def test_linear_is_matmul_then_add_bit_for_bit_in_one_node(data):
+    """x (..., in) or (in,), w (out, in) or (in,), b absent, (out,), (1, out) or 0-d."""
+    k, m = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    x_shape = data.draw(st.sampled_from([(k,), (2, k), (3, 2, k)]))
+    w_shape = data.draw(st.sampled_from([(m, k), (k,)]))
+    out_shape = (x_shape[:-1] + w_shape[:1]) if len(w_shape) == 2 else x_shape[:-1]
+    b_shape = data.draw(st.sampled_from([None, (), out_shape[-1:], (1,) + out_shape[-1:]])) if out_shape else None
+    if b_shape is not None and len(b_shape) > len(out_shape):
+        b_shape = out_shape
+    x, w = data.draw(arrays(x_shape)), data.draw(arrays(w_shape))
+    inputs = (x, w) if b_shape is None else (x, w, data.draw(arrays(b_shape)))
+    out = tg.nn.functional.linear(*[Tensor(a, requires_grad=True) for a in inputs])
+    assert out.op.name == "linear" and len(out.inputs) == len(inputs)
+    expected = x @ w.T if b_shape is None else x @ w.T + inputs[2]
+    np.testing.assert_array_equal(out.data, expected)
+    check(tg.nn.functional.linear, *inputs)
+
+
+def test_linear_is_the_one_node_of_a_linear_layer_and_keeps_the_layer_dtype():
+    layer = tg.nn.Linear(3, 2, dtype=np.float32, rng=0)
+    y = layer(Tensor(np.ones((4, 3), dtype=np.float32)))
+    assert (y.op.name, y.dtype, [t is p for t, p in zip(y.inputs[1:], (layer.weight, layer.bias))]) == \
+        ("linear", np.float32, [True, True])
+    promoted = tg.nn.functional.linear(np.ones((4, 3), np.float32), layer.weight, np.zeros(2))
+    assert promoted.dtype == np.float64      # numpy's promotion, as for matmul then add
+
+
+@pytest.mark.parametrize("shapes, pattern", [
+    (((2, 3), (4, 2)), r"linear: input \(2, 3\) and weight \(4, 2\) do not fit"),
+    (((), (4, 2)), r"linear: input \(\) and weight \(4, 2\) do not fit"),
+    (((2, 3), (2, 4, 3)), r"linear: input \(2, 3\) and weight \(2, 4, 3\) do not fit"),
+    (((2, 3), (4, 3), (2, 1, 4)), r"linear: bias \(2, 1, 4\) does not broadcast to the output's shape \(2, 4\)"),
+    (((2, 3), (4, 3), (3,)), r"linear: .*\(2, 4\).*\(3,\).*inputs: \(2, 3\) float64, \(4, 3\) float64, \(3,\) float64"),
+])
+def test_linear_names_the_shapes_that_do_not_fit(shapes, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        tg.nn.functional.linear(*[Tensor(np.ones(shape)) for shape in shapes])
+
+
+def test_linear_backward_reads_the_input_and_weight_not_the_bias():
+    x, w, b = (Tensor(np.ones(shape), requires_grad=True) for shape in [(2, 3), (4, 3), (4,)])
+    y = tg.nn.functional.linear(x, w, b)
+    with tg.no_grad():
+        b -= 1.0                             # dL/dx and dL/dW do not depend on b
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad, np.full((4, 3), 2.0))
+    y = tg.nn.functional.linear(x, w, b)
+    with tg.no_grad():
+        w -= 1.0
+    with pytest.raises(RuntimeError, match=r"linear needs the values of its input 1 \(shape \(4, 3\)"):
+        y.sum().backward()
+
+
 @st.composite
 def shape_and_axis(draw, values=smooth, unique=False):
     """An array, an axis (None, an int, or a tuple; negative ones too) and keepdims."""

@@ -11,7 +11,7 @@ While every layer is W_l = k I:
 The weight gradient is the same for every layer, so an SGD step keeps W_l = k' I with k' = k - lr g
 (a clipped step: k' = k - lr * max_norm / sqrt(L n) * sign(g), the global norm being sqrt(L n) |g|).
 So the whole run is the scalar recurrence `predict` below, and the first non-finite value is:
-the forward matmul of the first layer l with |k|^l a > finfo.max, if any (checked with logarithms).
+the forward linear op of the first layer l with |k|^l a > finfo.max, if any (checked with logarithms).
 """
 import json
 import math
@@ -73,7 +73,7 @@ def test_float32_chain_with_k_8_halts_at_step_0_in_the_layer_where_8_to_the_l_ov
     x, y = identity_task(np.float32)
     record = train(identity_chain(8.0, np.float32), x, y, steps=5, lr=0.1)
     halted = record.halted
-    assert (halted.step, halted.op, halted.kind, halted.phase) == (0, "matmul", "inf", "forward")
+    assert (halted.step, halted.op, halted.kind, halted.phase) == (0, "linear", "inf", "forward")
     assert halted.module == f"layers.{expected_layer - 1} (Linear)"
     assert record.steps == 0 and "layers.42 (Linear)" in halted.message
     assert predict(8.0, 0.1, 5, dtype=np.float32)[2] == (0, expected_layer)
@@ -92,7 +92,7 @@ def test_float64_chain_with_k_1_5_survives_step_0_then_overflows_at_layer_20_of_
     x, y = identity_task()
     record = train(identity_chain(1.5), x, y, steps=5, lr=0.1)
     assert (record.halted.step, record.halted.module, record.halted.op, record.halted.phase) == (
-        1, "layers.19 (Linear)", "matmul", "forward")
+        1, "layers.19 (Linear)", "linear", "forward")
     assert record.steps == 1
     assert record.loss[0] == pytest.approx(losses[0], rel=1e-12)
     assert record.grad_norm[0] == pytest.approx(grad_norms[0], rel=1e-12)

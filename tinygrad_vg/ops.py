@@ -5,7 +5,8 @@ This is the one place where a derivative is written. Each op is a small class:
     forward(*arrays) -> array    computes the output and saves what the vjp will need
     vjp(g, i)        -> array    the gradient w.r.t. input i, given g = dLoss/dOutput
 
-and says which values its vjp reads (`saves_inputs`, `saves_output`), so that backward can refuse
+and says which values its vjp reads (`saves_output`, and `saves_inputs`: all of them, or the
+positions of those it reads), so that backward can refuse
 to run a vjp on values that were modified in place after the forward (`is_view` marks the ops
 whose output shares its input's memory).
 
@@ -13,6 +14,8 @@ vjp returns an array of input i's shape: where the forward broadcast an input, i
 gradient back (`unbroadcast`). Backward, Jacobians, path products and anomaly checks are all readers
 of this table; none of them knows a derivative of its own. Ops know nothing of Tensor.
 """
+import math
+
 import numpy as np
 
 
@@ -162,6 +165,44 @@ class MatMul(Op):
             grad = (g.swapaxes(-1, -2) @ a).swapaxes(-1, -2) if transposed(b) else a.swapaxes(-1, -2) @ g
         grad = unbroadcast(grad, (a, b)[i].shape)
         return grad.reshape((self.a, self.b)[i].shape)
+
+
+class Linear(Op):
+    """x @ w.T + b as one node, PyTorch's F.linear (its graph node is addmm): x (..., in_features),
+    w (out_features, in_features) or (in_features,), b (optional) broadcasting to the output. One
+    node keeps one array where matmul then add keep two; the bias is added into matmul's result."""
+    __slots__ = ("x", "w", "bias_shape")
+    name = "linear"
+    saves_inputs = (0, 1)       # the bias's vjp needs only its shape
+
+    def forward(self, x, w, b=None):
+        if x.ndim == 0 or w.ndim not in (1, 2) or x.shape[-1] != w.shape[-1]:
+            raise ValueError(f"input {x.shape} and weight {w.shape} do not fit: it needs an input "
+                             "(..., in_features) and a weight (out_features, in_features)")
+        self.x, self.w = x, w
+        y = x @ w.T
+        if b is None:
+            return y
+        if np.broadcast_shapes(y.shape, b.shape) != y.shape:
+            raise ValueError(f"bias {b.shape} does not broadcast to the output's shape {y.shape}")
+        self.bias_shape = b.shape
+        if type(y) is np.ndarray and np.result_type(y, b) == y.dtype:
+            y += b                  # into matmul's fresh result: no second array
+            return y
+        return y + b                # a 0-d result, or a bias that promotes the dtype
+
+    def vjp(self, g, i):
+        # y = x W^T + b:  dL/dx = g W,  dL/dW = g^T x summed over the batch axes,  dL/db = g summed
+        # to b's shape. A 1-D w is a row (1, in_features) whose output axis y dropped: put it back.
+        if i == 2:
+            return unbroadcast(g, self.bias_shape)
+        x, w = self.x, self.w
+        if w.ndim == 1:
+            w, g = w[None, :], g[..., None]
+        if i == 0:
+            return g @ w
+        batch = math.prod(x.shape[:-1])
+        return (g.reshape(batch, g.shape[-1]).T @ x.reshape(batch, x.shape[-1])).reshape(self.w.shape)
 
 
 class Unary(Op):

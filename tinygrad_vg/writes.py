@@ -53,8 +53,8 @@ def refuse_stale(node):
             raise RuntimeError(f"backward: {op.name} used its input {i} (shape {x.shape}) before an in-place "
                                "op changed that tensor, and the graph no longer holds the value it used; "
                                "write t = t + x (a new name for the new value) where the old one is still used")
-    saved = ([("output", node)] if op.saves_output else []) + \
-        ([(f"input {i}", x) for i, x in enumerate(node.inputs)] if op.saves_inputs else [])
+    read = range(len(node.inputs)) if op.saves_inputs is True else op.saves_inputs or ()
+    saved = ([("output", node)] if op.saves_output else []) + [(f"input {i}", node.inputs[i]) for i in read]
     for role, tensor in saved:
         if memory_owner(tensor).written_at > node.serial:
             where = f" in {node.module}" if node.module else ""

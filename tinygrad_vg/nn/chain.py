@@ -5,7 +5,7 @@ h_0 = x of shape (batch, width); for l = 1..L:  z_l = h_{l-1} @ W_l.T + b_l,  h_
 h_l = Dropout_p(phi(...)); with residual: h_l = h_{l-1} + alpha * (what h_l was without it)).
 Layer l is the module `layers.{l-1}` (0-based, as PyTorch names children), its activation
 `activations.{l-1}`, its norm `norms.{l-1}`, its dropout `dropouts.{l-1}`, so an overflow in layer
-38's matmul is reported as "matmul in layers.37 (Linear)".
+38's linear op (x @ W.T + b, one node) is reported as "linear in layers.37 (Linear)".
 
 Initialisations (biases are zero unless said otherwise):
   identity    W = scale * I                       (the "a bit larger or smaller than I" chain)

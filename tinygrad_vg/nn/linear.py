@@ -1,11 +1,21 @@
-"""Linear: y = x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch."""
+"""Linear: y = x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch,
+and `linear`, the one op it runs (PyTorch's F.linear)."""
 import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from .. import ops
+from ..tensor import Tensor, apply
 from . import init
 from .module import Module
+
+
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias, recorded as one node `linear` (as PyTorch records addmm) rather
+    than a matmul and an add: the graph keeps one array for it, not two. Its inputs are input,
+    weight and, when given, bias; an ndarray becomes a constant tensor."""
+    given = (input, weight) if bias is None else (input, weight, bias)
+    return apply(ops.Linear(), *[t if isinstance(t, Tensor) else Tensor(t) for t in given])
 
 
 class Linear(Module):
@@ -26,8 +36,7 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, x):
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
