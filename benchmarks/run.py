@@ -114,6 +114,7 @@ def suite(quick, deep, repeats):
     cases = [
         Case("W1", mlp(depth, 64, 64), 1.6, 1.5, repeats_or(9), 1.6),
         Case("W1", mlp(depth, 256, 64), 1.10, 1.5, repeats_or(9), 1.15, 1.5),
+        Case("W1", mlp(depth, 256, 64, layer="operators"), None, 1.5, repeats_or(9)),
         Case("W1", mlp(depth, 1024, 64), None, 1.5, repeats_or(5)),
         Case("W1", mlp(depth, 256, 64, np.float32), 1.2, 1.5, repeats_or(9)),
         Case("W2", elementwise_chain(n_ops), 5.0, None, repeats_or(9)),

@@ -1,8 +1,9 @@
 """The workloads of issue 6, each written twice, and one step of each for every implementation.
 
 `loss(params, data, m)` is the model as an autodiff engine sees it. It is written once, with
-Python operators and the elementwise functions of `m` (tinygrad_vg, torch or autograd.numpy), so
-every engine differentiates literally the same computation.
+Python operators and the functions of `m` (`namespace(...)`: tanh, exp and linear, the layer
+x @ W.T + b, in tinygrad_vg, torch, autograd.numpy or numpy), so every engine differentiates the same
+computation, each with its own primitives.
 
 `numpy_grads(params, data)` is the same model with its backward pass written out by hand: the
 forward pass keeps what the backward pass needs, then the chain rule runs from the loss back to
@@ -26,11 +27,34 @@ class Workload:
     ops: int | None = None  # elementwise ops per step, for microseconds per op
 
 
+def by_operators(x, W, b):
+    """The layer x @ W.T + b written with operators: what an engine records without a linear op
+    (autograd has none; numpy needs none), a matmul node and an add node in the others."""
+    return x @ W.T + b
+
+
+def namespace(engine):
+    """The functions a workload's loss calls, in one engine."""
+    if engine == "tinygrad_vg":
+        from tinygrad_vg import Tensor
+        from tinygrad_vg.nn.functional import linear
+        return SimpleNamespace(tanh=Tensor.tanh, exp=Tensor.exp, linear=linear)
+    if engine == "torch":
+        import torch
+        return SimpleNamespace(tanh=torch.tanh, exp=torch.exp, linear=torch.nn.functional.linear)
+    if engine == "autograd":
+        import autograd.numpy as anp
+        return SimpleNamespace(tanh=anp.tanh, exp=anp.exp, linear=by_operators)
+    return SimpleNamespace(tanh=np.tanh, exp=np.exp, linear=by_operators)
+
+
 # ---------------------------------------------------------------------------------------------
 # W1: deep tanh MLP.  h_0 = x;  z_l = h_{l-1} @ W_l.T + b_l;  h_l = tanh(z_l);
 #     loss = mean((h_L - target)^2)
+# Each layer is m.linear, as nn.Linear runs it (one node in tinygrad_vg and torch); with
+# layer="operators" it is h @ W.T + b, as a hand-written model spells it (a matmul and an add).
 
-def mlp(depth, width, batch, dtype=np.float64, seed=0):
+def mlp(depth, width, batch, dtype=np.float64, seed=0, layer="linear"):
     def make():
         rng = np.random.default_rng(seed)
         params = []
@@ -40,15 +64,19 @@ def mlp(depth, width, batch, dtype=np.float64, seed=0):
         data = {"x": rng.normal(size=(batch, width)), "target": rng.uniform(-0.5, 0.5, (batch, width))}
         return [p.astype(dtype) for p in params], {k: v.astype(dtype) for k, v in data.items()}
 
-    name = f"W1 mlp L{depth} w{width} {np.dtype(dtype).name}"
-    return Workload(name, make, mlp_loss, mlp_numpy_grads, lr=0.01)
+    name = f"W1 mlp L{depth} w{width} {np.dtype(dtype).name}" + (" (h @ W.T + b)" if layer == "operators" else "")
+    return Workload(name, make, mlp_loss if layer == "linear" else mlp_loss_by_operators, mlp_numpy_grads, lr=0.01)
 
 
 def mlp_loss(params, data, m):
     h = data["x"]
     for W, b in zip(params[0::2], params[1::2]):
-        h = m.tanh(h @ W.T + b)
+        h = m.tanh(m.linear(h, W, b))
     return ((h - data["target"]) ** 2).mean()
+
+
+def mlp_loss_by_operators(params, data, m):
+    return mlp_loss(params, data, SimpleNamespace(tanh=m.tanh, linear=by_operators))
 
 
 def mlp_numpy_grads(params, data):
@@ -222,7 +250,7 @@ def tinygrad_vg_step(workload, default_path=False):
     params, data = workload.make()
     params = [Tensor(p, requires_grad=True) for p in params]
     data = to_each_array(data, Tensor)
-    m = SimpleNamespace(tanh=Tensor.tanh, exp=Tensor.exp)
+    m = namespace("tinygrad_vg")
 
     def step():
         for p in params:
@@ -243,10 +271,12 @@ def torch_step(workload):
     params = [torch.tensor(p, requires_grad=True) for p in params]
     data = to_each_array(data, torch.from_numpy)
 
+    m = namespace("torch")
+
     def step():
         for p in params:
             p.grad = None
-        workload.loss(params, data, torch).backward()
+        workload.loss(params, data, m).backward()
         grads = [p.grad for p in params]
         sgd_update([p.data for p in params], grads, workload.lr)
         return [g.numpy() for g in grads]
@@ -255,9 +285,9 @@ def torch_step(workload):
 
 def autograd_step(workload):
     import autograd
-    import autograd.numpy as anp
     params, data = workload.make()
-    loss_grads = autograd.grad(lambda params: workload.loss(params, data, anp))
+    m = namespace("autograd")
+    loss_grads = autograd.grad(lambda params: workload.loss(params, data, m))
 
     def step():
         grads = loss_grads(params)

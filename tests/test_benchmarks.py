@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from workloads import (elementwise_chain, mlp, numpy_step, rnn, scalar_chain,  # noqa: E402
-                       tinygrad_vg_step)
+from workloads import (elementwise_chain, mlp, namespace, numpy_step, rnn,  # noqa: E402
+                       scalar_chain, tinygrad_vg_step)
 
-TINY = [mlp(depth=3, width=8, batch=4), mlp(depth=3, width=8, batch=4, dtype=np.float32),
+TINY = [mlp(depth=3, width=8, batch=4), mlp(depth=3, width=8, batch=4, layer="operators"),
+        mlp(depth=3, width=8, batch=4, dtype=np.float32),
         elementwise_chain(n_ops=40, size=5), scalar_chain(steps=50), rnn(steps=5, hidden=6, batch=3, n_in=4)]
 # Both sides run the same float ops, up to the order of a few sums: a few ulps apart, measured
 # against the largest entry (small entries are sums that cancel; their rounding is on the terms' scale).
@@ -45,9 +46,9 @@ def test_hand_written_backward_matches_central_differences(workload):
         index = tuple(rng.integers(n) for n in p.shape)   # one random entry per parameter
         original = p[index].copy()
         p[index] = original + eps
-        up = workload.loss(params, data, np)
+        up = workload.loss(params, data, namespace("numpy"))
         p[index] = original - eps
-        down = workload.loss(params, data, np)
+        down = workload.loss(params, data, namespace("numpy"))
         p[index] = original
         # central differences: error O(eps^2 * f''') ~ 1e-12, rounding ~ 1e-16 / eps ~ 1e-10
         assert (up - down) / (2 * eps) == pytest.approx(g[index], rel=1e-5, abs=1e-9)
