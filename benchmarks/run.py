@@ -46,7 +46,7 @@ step are reported either way.
 Two paths of the engine are timed, each against numpy in the same process. The training path
 (the main table, under the pinned malloc above) calls backward(retain_grads=False). The default
 path (issue 15) is what a user's loop does: plain loss.backward() under glibc's default malloc, with
-no GLIBC_TUNABLES; the full run times it and numpy each alone in fresh child processes, three per
+no GLIBC_TUNABLES; the full run times it and numpy each alone in fresh child processes, --rounds per
 side and case taking turns (what ran in the heap before changes a step's page faults, as above), with page
 faults and peak memory, and prints it as a second table (--default-path alone times the two in
 turns in one process).
@@ -356,7 +356,7 @@ def print_default_path(reports):
     """The second table: plain loss.backward() under glibc's default malloc, beside numpy's step."""
     print("\nDefault path (issue 15): the step a user's loop takes, loss.backward() (which keeps .grad on the"
           "\nleaves and on what asked with retain_grad()), under glibc's default malloc (no GLIBC_TUNABLES);"
-          "\nit and numpy each timed alone in fresh Python processes (3 per side and case, taking turns)")
+          "\nit and numpy each timed alone in fresh Python processes (--rounds per side and case, taking turns)")
     headers = ["case", "tinygrad_vg", "numpy", "vg/numpy", "budget", "", "faults vg | numpy",
                "peak vg/numpy", "budget", ""]
     rows = []
@@ -426,6 +426,9 @@ def parse_args(argv):
                              "default malloc (the full run does this in a process of its own)")
     parser.add_argument("--no-default-path", action="store_true",
                         help="skip the default-path run (the second table)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="fresh processes per side and case on the default path, taking turns (default 3); "
+                             "its figures move by 10-20%% between processes, so more rounds give a steadier median")
     parser.add_argument("--as-child", action="store_true", help=argparse.SUPPRESS)  # write --json, print no table
     parser.add_argument("--alone", choices=(BASELINE, ENGINE), help=argparse.SUPPRESS)  # time only this one
     parser.add_argument("--only-case", type=int, help=argparse.SUPPRESS)   # the k-th of the selected cases
@@ -456,9 +459,9 @@ def peer_results(peer, argv, n_cases):
     return [case["implementations"][peer] for case in cases]
 
 
-def default_path_results(argv, cases):
+def default_path_results(argv, cases, rounds):
     """Each case's default-path report: plain loss.backward() and numpy, each timed alone in fresh
-    Python processes (ROUNDS each, in turns) under glibc's default malloc. Alone and fresh, because that is how a user's
+    Python processes (`rounds` each, in turns) under glibc's default malloc. Alone and fresh, because that is how a user's
     program runs, and because what else ran in the heap before (the other implementation, an
     earlier case) changes a step's page faults: where long-lived arrays sit decides whether glibc
     can return the freed memory above them (W4's engine step: 115 faults alone, 8,132 after one numpy
@@ -468,18 +471,15 @@ def default_path_results(argv, cases):
     environment = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
     reports = []
     for k, case in enumerate(cases):
-        rounds = {BASELINE: [], ENGINE: []}
-        for _ in range(ROUNDS):          # the two sides take turns by process, as they do by step elsewhere
-            for name, done in rounds.items():
+        timed = {BASELINE: [], ENGINE: []}
+        for _ in range(rounds):          # the two sides take turns by process, as they do by step elsewhere
+            for name, done in timed.items():
                 flags = ["--default-path", "--alone", name, "--only-case", str(k),
-                         "--repeats", str(-(-case.repeats // ROUNDS))]
+                         "--repeats", str(-(-case.repeats // rounds))]
                 child = child_cases(argv, flags, environment)
                 done.append({"status": child} if isinstance(child, str) else child[0]["implementations"][name])
-        reports.append(summarize(default_budgets(case), {name: merged(done, case) for name, done in rounds.items()}))
+        reports.append(summarize(default_budgets(case), {name: merged(done, case) for name, done in timed.items()}))
     return reports
-
-
-ROUNDS = 3      # processes per side and case on the default path
 
 
 def merged(rounds, case):
@@ -537,7 +537,7 @@ def main(argv=None):
     if args.default_path:
         peers = ()
     elif not args.no_default_path:
-        for report, default in zip(reports, default_path_results(passed_on, cases)):
+        for report, default in zip(reports, default_path_results(passed_on, cases, args.rounds)):
             report["default_path"] = default
     for peer in peers:
         results = (peer_results(peer, passed_on, len(reports)) if environment[peer] != "not installed" else
