@@ -429,6 +429,10 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=3,
                         help="fresh processes per side and case on the default path, taking turns (default 3); "
                              "its figures move by 10-20%% between processes, so more rounds give a steadier median")
+    parser.add_argument("--heap-padding", type=int, default=0, metavar="BYTES",
+                        help="keep a block of BYTES allocated in every process from the start: it moves where "
+                             "the long-lived blocks sit in glibc's heap, which decides whether a default-path "
+                             "step refaults its whole peak (see the README's Performance)")
     parser.add_argument("--as-child", action="store_true", help=argparse.SUPPRESS)  # write --json, print no table
     parser.add_argument("--alone", choices=(BASELINE, ENGINE), help=argparse.SUPPRESS)  # time only this one
     parser.add_argument("--only-case", type=int, help=argparse.SUPPRESS)   # the k-th of the selected cases
@@ -522,7 +526,7 @@ def main(argv=None):
     if args.quick:
         print("quick mode: reduced sizes, so the budgets (set for the full sizes) are only a guide")
 
-    reports = []
+    reports, padding = [], bytearray(args.heap_padding)      # noqa: F841 -- held to the end of the run
     with limits:
         for case in cases:
             print(f"  {case.workload.name}: ", end="", flush=True)

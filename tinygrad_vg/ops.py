@@ -5,10 +5,10 @@ This is the one place where a derivative is written. Each op is a small class:
     forward(*arrays) -> array    computes the output and saves what the vjp will need
     vjp(g, i)        -> array    the gradient w.r.t. input i, given g = dLoss/dOutput
 
-and says which values its vjp reads (`saves_output`, and `saves_inputs`: all of them, or the
-positions of those it reads), so that backward can refuse
-to run a vjp on values that were modified in place after the forward (`is_view` marks the ops
-whose output shares its input's memory).
+and says which values its vjp reads (`saves_output`, and `saves_inputs`: True for all of them, or
+the positions of those it reads), so that backward can refuse to run a vjp on values that were
+modified in place after the forward (`is_view` marks the ops whose output shares its input's
+memory).
 
 vjp returns an array of input i's shape: where the forward broadcast an input, its vjp sums the
 gradient back (`unbroadcast`). Backward, Jacobians, path products and anomaly checks are all readers
