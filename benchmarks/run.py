@@ -49,7 +49,8 @@ path (issue 15) is what a user's loop does: plain loss.backward() under glibc's 
 no GLIBC_TUNABLES; the full run times it and numpy each alone in fresh child processes, --rounds per
 side and case taking turns (what ran in the heap before changes a step's page faults, as above), with page
 faults and peak memory, and prints it as a second table (--default-path alone times the two in
-turns in one process).
+turns in one process; --heap-padding BYTES, passed on to every child, moves the heap's long-lived
+blocks, to see how much of a default-path figure is where they happened to sit).
 
 Exit status 1 when an implementation fails or its gradients disagree with numpy's; a missed budget
 is reported in the table but is not an error.
@@ -526,7 +527,8 @@ def main(argv=None):
     if args.quick:
         print("quick mode: reduced sizes, so the budgets (set for the full sizes) are only a guide")
 
-    reports, padding = [], bytearray(args.heap_padding)      # noqa: F841 -- held to the end of the run
+    heap_padding = bytearray(args.heap_padding)  # noqa: F841 -- alive until main returns: it is what moves the heap
+    reports = []
     with limits:
         for case in cases:
             print(f"  {case.workload.name}: ", end="", flush=True)
