@@ -13,6 +13,7 @@ import numpy as np
 
 from ..tensor import Tensor, stack
 from . import init
+from .linear import linear
 from .module import Module
 
 NONLINEARITIES = {"tanh": Tensor.tanh, "relu": Tensor.relu, "linear": lambda z: z}
@@ -48,7 +49,7 @@ class RNN(Module):
         h = h0 if h0 is not None else Tensor(np.zeros((x.shape[1], self.hidden_size), dtype=self.weight_hh.dtype))
         states = [h]
         for t in range(x.shape[0]):
-            z = x[t] @ self.weight_ih.T + h @ self.weight_hh.T + self.bias
+            z = linear(x[t], self.weight_ih) + linear(h, self.weight_hh, self.bias)
             h = NONLINEARITIES[self.nonlinearity](z)
             if h.requires_grad:
                 h.retain_grad()
