@@ -9,7 +9,8 @@ Workloads (defined in benchmarks/workloads.py):
   W1  50-layer tanh MLP, batch 64, one SGD step: widths 64, 256, 1024 in float64, 256 in float32
   W2  2000 elementwise ops on shape (16,): x <- exp(tanh(x * a + b)), build + backward
   W3  scalar chain x <- tanh(x * a + b), 10,000 and 100,000 steps (3 ops each), build + backward
-  W4  vanilla tanh RNN, T=200, hidden 128, batch 32, loss on the final state, BPTT + SGD step
+  W4  vanilla tanh RNN, T=200, hidden 128, batch 32, loss on the final state, BPTT + SGD step, its
+      step linear(x, U) + linear(h, W, b) as nn.RNN's, and again written x @ U.T + h @ W.T + b
 
 Method. Every implementation first takes one step whose gradients are checked against the
 hand-written numpy ones (this step is also the warm-up). Then the implementations take turns, one
@@ -122,7 +123,8 @@ def suite(quick, deep, repeats):
     ]
     cases += [Case("W3", scalar_chain(steps), 5.0, None, repeats_or(min(9, max(1, 300_000 // steps))))
               for steps in chain_steps]
-    cases.append(Case("W4", rnn(rnn_steps, 128, 32, 128), 1.25, None, repeats_or(9), 1.4))
+    cases += [Case("W4", rnn(rnn_steps, 128, 32, 128), 1.25, None, repeats_or(9), 1.4),
+              Case("W4", rnn(rnn_steps, 128, 32, 128, layer="operators"), None, None, repeats_or(9))]
     return cases
 
 

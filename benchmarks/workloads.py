@@ -27,10 +27,10 @@ class Workload:
     ops: int | None = None  # elementwise ops per step, for microseconds per op
 
 
-def by_operators(x, W, b):
+def by_operators(x, W, b=None):
     """The layer x @ W.T + b written with operators: what an engine records without a linear op
     (autograd has none; numpy needs none), a matmul node and an add node in the others."""
-    return x @ W.T + b
+    return x @ W.T if b is None else x @ W.T + b
 
 
 def namespace(engine):
@@ -175,7 +175,7 @@ def scalar_chain_numpy_grads(params, data):
 #     h_0 = 0;  h_t = tanh(x_t @ U.T + h_{t-1} @ W.T + b);  loss = mean((h_T - target)^2)
 #     (loss on the final state only: the gradient has to travel back through all T steps)
 
-def rnn(steps, hidden, batch, n_in, seed=0):
+def rnn(steps, hidden, batch, n_in, seed=0, layer="linear"):
     def make():
         rng = np.random.default_rng(seed)
         params = [rng.normal(0.0, n_in ** -0.5, (hidden, n_in)),
@@ -186,15 +186,21 @@ def rnn(steps, hidden, batch, n_in, seed=0):
                 "target": rng.uniform(-0.5, 0.5, (batch, hidden))}
         return params, data
 
-    return Workload(f"W4 rnn T{steps} h{hidden} b{batch}", make, rnn_loss, rnn_numpy_grads, lr=0.01)
+    name = f"W4 rnn T{steps} h{hidden} b{batch}" + (" (x @ U.T + h @ W.T + b)" if layer == "operators" else "")
+    return Workload(name, make, rnn_loss if layer == "linear" else rnn_loss_by_operators, rnn_numpy_grads, lr=0.01)
 
 
 def rnn_loss(params, data, m):
+    """What nn.RNN runs: h <- tanh(linear(x, U) + linear(h, W, b))."""
     U, W, b = params
     h = data["h0"]
     for x in data["xs"]:
-        h = m.tanh(x @ U.T + h @ W.T + b)
+        h = m.tanh(m.linear(x, U) + m.linear(h, W, b))
     return ((h - data["target"]) ** 2).mean()
+
+
+def rnn_loss_by_operators(params, data, m):
+    return rnn_loss(params, data, SimpleNamespace(tanh=m.tanh, linear=by_operators))
 
 
 def rnn_numpy_grads(params, data):

@@ -15,7 +15,8 @@ from workloads import (elementwise_chain, mlp, namespace, numpy_step, rnn,  # no
 
 TINY = [mlp(depth=3, width=8, batch=4), mlp(depth=3, width=8, batch=4, layer="operators"),
         mlp(depth=3, width=8, batch=4, dtype=np.float32),
-        elementwise_chain(n_ops=40, size=5), scalar_chain(steps=50), rnn(steps=5, hidden=6, batch=3, n_in=4)]
+        elementwise_chain(n_ops=40, size=5), scalar_chain(steps=50), rnn(steps=5, hidden=6, batch=3, n_in=4),
+        rnn(steps=5, hidden=6, batch=3, n_in=4, layer="operators")]
 # Both sides run the same float ops, up to the order of a few sums: a few ulps apart, measured
 # against the largest entry (small entries are sums that cancel; their rounding is on the terms' scale).
 RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
