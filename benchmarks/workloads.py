@@ -33,6 +33,17 @@ def by_operators(x, W, b=None):
     return x @ W.T if b is None else x @ W.T + b
 
 
+def spelt(layer, loss, operators):
+    """(name suffix, loss) of a model whose layers call m.linear: as written (layer="linear"), or
+    with every m.linear replaced by by_operators (layer="operators", the suffix shows `operators`)."""
+    if layer == "linear":
+        return "", loss
+    if layer == "operators":
+        return f" ({operators})", lambda params, data, m: loss(params, data, SimpleNamespace(tanh=m.tanh,
+                                                                                             linear=by_operators))
+    raise ValueError(f"layer must be 'linear' or 'operators', got {layer!r}")
+
+
 def namespace(engine):
     """The functions a workload's loss calls, in one engine."""
     if engine == "tinygrad_vg":
@@ -64,8 +75,8 @@ def mlp(depth, width, batch, dtype=np.float64, seed=0, layer="linear"):
         data = {"x": rng.normal(size=(batch, width)), "target": rng.uniform(-0.5, 0.5, (batch, width))}
         return [p.astype(dtype) for p in params], {k: v.astype(dtype) for k, v in data.items()}
 
-    name = f"W1 mlp L{depth} w{width} {np.dtype(dtype).name}" + (" (h @ W.T + b)" if layer == "operators" else "")
-    return Workload(name, make, mlp_loss if layer == "linear" else mlp_loss_by_operators, mlp_numpy_grads, lr=0.01)
+    suffix, loss = spelt(layer, mlp_loss, "h @ W.T + b")
+    return Workload(f"W1 mlp L{depth} w{width} {np.dtype(dtype).name}{suffix}", make, loss, mlp_numpy_grads, lr=0.01)
 
 
 def mlp_loss(params, data, m):
@@ -73,10 +84,6 @@ def mlp_loss(params, data, m):
     for W, b in zip(params[0::2], params[1::2]):
         h = m.tanh(m.linear(h, W, b))
     return ((h - data["target"]) ** 2).mean()
-
-
-def mlp_loss_by_operators(params, data, m):
-    return mlp_loss(params, data, SimpleNamespace(tanh=m.tanh, linear=by_operators))
 
 
 def mlp_numpy_grads(params, data):
@@ -186,8 +193,8 @@ def rnn(steps, hidden, batch, n_in, seed=0, layer="linear"):
                 "target": rng.uniform(-0.5, 0.5, (batch, hidden))}
         return params, data
 
-    name = f"W4 rnn T{steps} h{hidden} b{batch}" + (" (x @ U.T + h @ W.T + b)" if layer == "operators" else "")
-    return Workload(name, make, rnn_loss if layer == "linear" else rnn_loss_by_operators, rnn_numpy_grads, lr=0.01)
+    suffix, loss = spelt(layer, rnn_loss, "x @ U.T + h @ W.T + b")
+    return Workload(f"W4 rnn T{steps} h{hidden} b{batch}{suffix}", make, loss, rnn_numpy_grads, lr=0.01)
 
 
 def rnn_loss(params, data, m):
@@ -197,10 +204,6 @@ def rnn_loss(params, data, m):
     for x in data["xs"]:
         h = m.tanh(m.linear(x, U) + m.linear(h, W, b))
     return ((h - data["target"]) ** 2).mean()
-
-
-def rnn_loss_by_operators(params, data, m):
-    return rnn_loss(params, data, SimpleNamespace(tanh=m.tanh, linear=by_operators))
 
 
 def rnn_numpy_grads(params, data):
